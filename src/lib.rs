@@ -1,0 +1,1 @@
+//! Gannet: an SMPP gateway and carrier routing engine.
