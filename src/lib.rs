@@ -1,1 +1,8 @@
 //! Gannet: an SMPP gateway and carrier routing engine.
+//!
+//! # Layout
+//! - [`text`]: GSM 03.38 / UCS-2 encoding, encoding choice, segmentation, transliteration.
+//! - [`number`]: E.164 normalisation, country, number type.
+
+pub mod number;
+pub mod text;

@@ -1,0 +1,1 @@
+//! Phone numbers: E.164 normalisation, country and number type.
