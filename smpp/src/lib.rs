@@ -11,6 +11,8 @@
 //! - [`error`]: `DecodeError`: which field failed, why, and the status to answer with.
 //! - [`hex`]: spaced, commented hex as used by proto-fixtures/ and pasted on the CLI.
 //! - [`receipt`]: delivery receipt text (Appendix B), parsed tolerantly and zero-copy.
+//! - [`session`]: the session state machine: binds, allowed operations, sequence numbers,
+//!   the window, response matching and timers.
 //!
 //! This crate does no I/O and reads no clock: callers pass bytes in and `now` in.
 
@@ -22,6 +24,7 @@ pub mod header;
 pub mod hex;
 pub mod pdu;
 pub mod receipt;
+pub mod session;
 pub mod status;
 pub mod tlv;
 
