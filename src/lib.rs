@@ -1,10 +1,20 @@
 //! Gannet: an SMPP gateway and carrier routing engine.
 //!
 //! # Layout
+//! - [`cli`]: subcommands with logic of their own (`pdu decode`), reachable from tests.
 //! - [`config`]: typed YAML loading; errors name the file, line and key.
+//! - [`carrier`]: the per-carrier pools of SMPP binds: windows, TPS, throttling, reconnects.
 //! - [`text`]: GSM 03.38 / UCS-2 encoding, encoding choice, segmentation, transliteration.
 //! - [`number`]: E.164 normalisation, country, number type.
+//! - [`routes`]: routes.yaml loaded, validated and compiled into an immutable prefix table.
+//! - [`router`]: the pure routing decision, its explanation, and carrier health scores.
+//! - [`dlr`]: delivery receipt correlation, id normalisation, deadlines, multipart status.
 
+pub mod carrier;
+pub mod cli;
 pub mod config;
 pub mod number;
 pub mod text;
+pub mod dlr;
+pub mod router;
+pub mod routes;

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "gannet", version, about = "SMPP gateway and carrier routing engine")]
+#[command(
+    name = "gannet",
+    version,
+    about = "SMPP gateway and carrier routing engine"
+)]
 struct Cli {
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `gannet=debug`.
     #[arg(long, env = "GANNET_LOG", default_value = "info", global = true)]
@@ -23,12 +27,26 @@ struct Cli {
 enum Command {
     /// Validate the configuration files and exit.
     Check,
+    /// Inspect SMPP PDUs.
+    Pdu {
+        #[command(subcommand)]
+        command: PduCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PduCommand {
+    /// Dissect a PDU given as hex (from a capture or a carrier's log).
+    Decode(gannet::cli::pdu::DecodeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log, cli.log_json);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gannet: cannot start the runtime: {e}");
@@ -50,6 +68,12 @@ fn main() -> ExitCode {
 async fn run(command: Command, _shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     match command {
         Command::Check => Ok(ExitCode::SUCCESS),
+        Command::Pdu {
+            command: PduCommand::Decode(args),
+        } => {
+            gannet::cli::pdu::run_decode(&args, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
