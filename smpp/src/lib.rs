@@ -13,9 +13,12 @@
 //! - [`receipt`]: delivery receipt text (Appendix B), parsed tolerantly and zero-copy.
 //! - [`session`]: the session state machine: binds, allowed operations, sequence numbers,
 //!   the window, response matching and timers.
+//! - [`codec`] (feature `codec`): tokio-util framing, `PduCodec` yielding `Frame`s.
 //!
 //! This crate does no I/O and reads no clock: callers pass bytes in and `now` in.
 
+#[cfg(feature = "codec")]
+pub mod codec;
 pub mod command;
 pub mod decode;
 pub mod encode;

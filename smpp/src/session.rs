@@ -38,7 +38,10 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::{CommandId, CommandStatus, Header};
+use bytes::Bytes;
+
+use crate::error::{DecodeError, DecodeErrorKind};
+use crate::{Body, CommandId, CommandStatus, Header, Pdu};
 
 /// Which end of the link this session is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -652,37 +655,8 @@ impl<T> Session<T> {
     }
 
     fn receive_request(&mut self, command: CommandId, sequence_number: u32) -> Incoming<T> {
-        let reject = |status| Incoming::Reject {
-            request: command,
-            response: command.response().unwrap_or(CommandId::GENERIC_NACK),
-            status,
-            sequence_number,
-        };
-        if !command.is_known() {
-            // SMPP 3.4 §4.3: an unknown command gets generic_nack ESME_RINVCMDID.
-            return Incoming::Reject {
-                request: command,
-                response: CommandId::GENERIC_NACK,
-                status: CommandStatus::ESME_RINVCMDID,
-                sequence_number,
-            };
-        }
-        if !allowed(
-            self.role,
-            self.state,
-            self.bind,
-            command,
-            Direction::Incoming,
-        ) {
-            // A second bind on a bound session has its own code (SMPP 3.4 §5.1.3).
-            let status = if BindType::from_request(command).is_some()
-                && matches!(self.state, State::Binding(_) | State::Bound(_))
-            {
-                CommandStatus::ESME_RALYBND
-            } else {
-                CommandStatus::ESME_RINVBNDSTS
-            };
-            return reject(status);
+        if let Some(reject) = self.refuse_request(command, sequence_number) {
+            return reject;
         }
         if let Some(bind) = BindType::from_request(command) {
             // Only an SMSC gets here: it now owes a bind_resp.
@@ -695,6 +669,39 @@ impl<T> Session<T> {
             command,
             sequence_number,
         }
+    }
+
+    /// The refusal an incoming request gets in this state, if any. No side effects.
+    fn refuse_request(&self, command: CommandId, sequence_number: u32) -> Option<Incoming<T>> {
+        let status = if !command.is_known() {
+            // SMPP 3.4 §4.3: an unknown command gets generic_nack ESME_RINVCMDID.
+            CommandStatus::ESME_RINVCMDID
+        } else if allowed(
+            self.role,
+            self.state,
+            self.bind,
+            command,
+            Direction::Incoming,
+        ) {
+            return None;
+        } else if BindType::from_request(command).is_some()
+            && matches!(self.state, State::Binding(_) | State::Bound(_))
+        {
+            // A second bind on a bound session has its own code (SMPP 3.4 §5.1.3).
+            CommandStatus::ESME_RALYBND
+        } else {
+            CommandStatus::ESME_RINVBNDSTS
+        };
+        let response = match command.response() {
+            Some(r) if command.is_known() => r,
+            _ => CommandId::GENERIC_NACK,
+        };
+        Some(Incoming::Reject {
+            request: command,
+            response,
+            status,
+            sequence_number,
+        })
     }
 
     fn receive_response(
@@ -885,6 +892,123 @@ impl<T> Session<T> {
             self.in_window -= 1;
         }
         Some(slot)
+    }
+}
+
+/// Thin wrappers for callers that hold [`Pdu`]s rather than header facts.
+impl<T> Session<T> {
+    /// [`Session::try_send_request`] for a request PDU, writing the sequence number into it.
+    pub fn send_request_pdu(
+        &mut self,
+        pdu: &mut Pdu,
+        token: T,
+        now: Instant,
+    ) -> Result<u32, SendError> {
+        let seq = self.try_send_request(pdu.command_id(), token, now)?;
+        pdu.sequence_number = seq;
+        Ok(seq)
+    }
+
+    /// [`Session::send_notification`] for an outbind or alert_notification PDU, writing the
+    /// sequence number into it.
+    pub fn send_notification_pdu(&mut self, pdu: &mut Pdu) -> Result<u32, SendError> {
+        let seq = self.send_notification(pdu.command_id())?;
+        pdu.sequence_number = seq;
+        Ok(seq)
+    }
+
+    /// [`Session::send_response`] for a response PDU (its sequence number is the caller's:
+    /// the request's).
+    pub fn send_response_pdu(&mut self, pdu: &Pdu) -> Result<(), SendError> {
+        self.send_response(pdu.command_id(), pdu.command_status)
+    }
+
+    /// [`Session::receive`] for a decoded PDU.
+    pub fn receive_pdu(&mut self, pdu: &Pdu, now: Instant) -> Incoming<T> {
+        self.receive(
+            pdu.command_id(),
+            pdu.command_status,
+            pdu.sequence_number,
+            now,
+        )
+    }
+
+    /// A complete frame whose body did not decode (the codec's `Frame::Invalid`).
+    ///
+    /// A request is refused: with ESME_RINVBNDSTS (or RINVCMDID, RALYBND) when it would not
+    /// be allowed anyway, otherwise with the status the decode error names, in the request's
+    /// response, or in a generic_nack when the command is unknown or the length is wrong
+    /// (SMPP 3.4 §4.3). It changes no state: a bind that cannot be read does not start
+    /// binding. A response is matched by its header, so the request it answers is no longer
+    /// outstanding; its body is lost.
+    pub fn receive_invalid(&mut self, error: &DecodeError, now: Instant) -> Incoming<T> {
+        let h = error.header;
+        self.idle_since = now;
+        if h.command_id.is_response() {
+            return self.receive_response(h.command_id, h.command_status, h.sequence_number, now);
+        }
+        if let Some(reject) = self.refuse_request(h.command_id, h.sequence_number) {
+            return reject;
+        }
+        let nack = matches!(
+            error.kind,
+            DecodeErrorKind::BadLength { .. } | DecodeErrorKind::UnknownCommand
+        );
+        Incoming::Reject {
+            request: h.command_id,
+            response: match h.command_id.response() {
+                Some(r) if !nack => r,
+                _ => CommandId::GENERIC_NACK,
+            },
+            status: error.status(),
+            sequence_number: h.sequence_number,
+        }
+    }
+}
+
+impl<T> Incoming<T> {
+    /// For [`Incoming::Reject`], the PDU that carries the refusal: the response with no body
+    /// (SMPP 3.4 §3.3: a response with a non-zero command_status may omit its body), or
+    /// generic_nack. `None` for every other variant.
+    pub fn reply(&self) -> Option<Pdu> {
+        let Incoming::Reject {
+            response,
+            status,
+            sequence_number,
+            ..
+        } = *self
+        else {
+            return None;
+        };
+        Some(Pdu {
+            command_status: status,
+            sequence_number,
+            body: empty_response(response),
+        })
+    }
+}
+
+/// The body-less form of a response.
+fn empty_response(response: CommandId) -> Body {
+    match response {
+        CommandId::BIND_TRANSMITTER_RESP => Body::BindTransmitterResp(None),
+        CommandId::BIND_RECEIVER_RESP => Body::BindReceiverResp(None),
+        CommandId::BIND_TRANSCEIVER_RESP => Body::BindTransceiverResp(None),
+        CommandId::UNBIND_RESP => Body::UnbindResp,
+        CommandId::ENQUIRE_LINK_RESP => Body::EnquireLinkResp,
+        CommandId::SUBMIT_SM_RESP => Body::SubmitSmResp(None),
+        CommandId::SUBMIT_MULTI_RESP => Body::SubmitMultiResp(None),
+        CommandId::DELIVER_SM_RESP => Body::DeliverSmResp(None),
+        CommandId::DATA_SM_RESP => Body::DataSmResp(None),
+        CommandId::QUERY_SM_RESP => Body::QuerySmResp(None),
+        CommandId::CANCEL_SM_RESP => Body::CancelSmResp,
+        CommandId::REPLACE_SM_RESP => Body::ReplaceSmResp,
+        CommandId::GENERIC_NACK => Body::GenericNack,
+        // The SMPP 5.0 broadcast responses are kept raw by the PDU model.
+        command_id => Body::Raw {
+            command_id,
+            body: Bytes::new(),
+        },
     }
 }
 

@@ -520,3 +520,146 @@ proptest! {
         prop_assert_eq!(returned, expected);
     }
 }
+
+mod with_pdus {
+    use super::*;
+    use bytes::Bytes;
+    use gannet_smpp::{Body, DecodeMode, Pdu};
+
+    #[test]
+    fn requests_get_their_sequence_number_written() {
+        let mut p = Pair::new(4);
+        p.bind(BindType::Transceiver);
+        let mut pdu = Pdu::new(0, Body::EnquireLink);
+        let seq = p.esme.send_request_pdu(&mut pdu, 5, p.now).unwrap();
+        assert_eq!(pdu.sequence_number, seq);
+        let answer = p.smsc.receive_pdu(&pdu, p.now);
+        assert_eq!(
+            answer,
+            Incoming::Request {
+                command: CommandId::ENQUIRE_LINK,
+                sequence_number: seq
+            }
+        );
+        let resp = Pdu::new(seq, Body::EnquireLinkResp);
+        p.smsc.send_response_pdu(&resp).unwrap();
+        assert!(matches!(
+            p.esme.receive_pdu(&resp, p.now),
+            Incoming::Matched { token: 5, .. }
+        ));
+    }
+
+    #[test]
+    fn reject_reply_is_a_bodyless_response() {
+        let now = Instant::now();
+        let mut esme: Session<u64> = Session::new(Role::Esme, config(4), now).unwrap();
+        let got = esme.receive(CommandId::DELIVER_SM, OK, 31, now);
+        let reply = got.reply().unwrap();
+        assert_eq!(
+            reply,
+            Pdu {
+                command_status: CommandStatus::ESME_RINVBNDSTS,
+                sequence_number: 31,
+                body: Body::DeliverSmResp(None),
+            }
+        );
+        // 16 octets: header only.
+        assert_eq!(reply.to_bytes().len(), 16);
+        let got = esme.receive(CommandId(0x0000_0777), OK, 32, now);
+        assert_eq!(
+            got.reply(),
+            Some(Pdu::generic_nack(32, CommandStatus::ESME_RINVCMDID))
+        );
+        assert_eq!(
+            Incoming::<u64>::Request {
+                command: CommandId::ENQUIRE_LINK,
+                sequence_number: 1
+            }
+            .reply(),
+            None
+        );
+    }
+
+    fn decode_err(bytes: &[u8], mode: DecodeMode) -> gannet_smpp::DecodeError {
+        Pdu::decode(&Bytes::copy_from_slice(bytes), mode).unwrap_err()
+    }
+
+    #[test]
+    fn invalid_requests_and_responses() {
+        let mut p = Pair::new(4);
+        p.bind(BindType::Transceiver);
+        // A deliver_sm that stops after service_type: answered with deliver_sm_resp and the
+        // decode error's status, and no state changes.
+        let bad_deliver = [
+            0, 0, 0, 20, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 44, b'C', b'M', b'T', 0,
+        ];
+        let err = decode_err(&bad_deliver, DecodeMode::Lenient);
+        let got = p.esme.receive_invalid(&err, p.now);
+        assert_eq!(
+            got,
+            Incoming::Reject {
+                request: CommandId::DELIVER_SM,
+                response: CommandId::DELIVER_SM_RESP,
+                status: err.status(),
+                sequence_number: 44
+            }
+        );
+        // The same PDU on a session that may not receive it: RINVBNDSTS wins.
+        let mut q = Pair::new(4);
+        q.bind(BindType::Transmitter);
+        assert!(matches!(
+            q.esme.receive_invalid(&err, q.now),
+            Incoming::Reject {
+                status: CommandStatus::ESME_RINVBNDSTS,
+                ..
+            }
+        ));
+        // An unknown command in strict mode: generic_nack RINVCMDID.
+        let unknown = [0, 0, 0, 16, 0, 0, 0x07, 0x77, 0, 0, 0, 0, 0, 0, 0, 45];
+        let err = decode_err(&unknown, DecodeMode::Strict);
+        assert_eq!(
+            p.esme.receive_invalid(&err, p.now).reply(),
+            Some(Pdu::generic_nack(45, CommandStatus::ESME_RINVCMDID))
+        );
+        // A broken submit_sm_resp still resolves the submit it answers.
+        let seq = p
+            .esme
+            .try_send_request(CommandId::SUBMIT_SM, 9, p.now)
+            .unwrap();
+        let mut resp = vec![0, 0, 0, 19, 0x80, 0, 0, 4, 0, 0, 0, 0];
+        resp.extend_from_slice(&seq.to_be_bytes());
+        resp.extend_from_slice(b"abc"); // message_id with no NUL
+        let err = decode_err(&resp, DecodeMode::Strict);
+        assert!(matches!(
+            p.esme.receive_invalid(&err, p.now),
+            Incoming::Matched {
+                token: 9,
+                request: CommandId::SUBMIT_SM,
+                ..
+            }
+        ));
+        assert_eq!(p.esme.outstanding(), 0);
+    }
+
+    #[test]
+    fn an_unreadable_bind_does_not_start_binding() {
+        let now = Instant::now();
+        let mut smsc: Session<u64> = Session::new(Role::Smsc, config(4), now).unwrap();
+        // bind_transceiver whose system_id has no NUL.
+        let bind = [
+            0, 0, 0, 19, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, b'a', b'b', b'c',
+        ];
+        let err = decode_err(&bind, DecodeMode::Strict);
+        let got = smsc.receive_invalid(&err, now);
+        assert!(matches!(
+            got,
+            Incoming::Reject {
+                response: CommandId::BIND_TRANSCEIVER_RESP,
+                ..
+            }
+        ));
+        assert_eq!(smsc.state(), State::Open);
+        smsc.send_response_pdu(&got.reply().unwrap()).unwrap();
+        assert_eq!(smsc.state(), State::Open);
+    }
+}
