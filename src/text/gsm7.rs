@@ -308,14 +308,15 @@ pub fn capacity_septets(udh_octets: usize) -> usize {
 ///
 /// Octet counts are all an SMPP `short_message` carries, so the receiver derives the
 /// septet count as `floor(bits / 7)`. When that would read the 7 spare bits of the last
-/// octet as an extra `@`, a CR is packed into them; when the text itself ends with CR on an
-/// octet boundary, a second CR is added so the receiver does not drop the wanted one as
-/// padding (TS 23.038 §6.1.2.3.1).
+/// octet as an extra `@`, a CR is packed into them instead (TS 23.038 §6.1.2.3.1); it never
+/// adds an octet. The second CR that section asks for when the text itself ends with CR on
+/// an octet boundary is not added: it could push a full part past 140 octets, and the
+/// SMSC's septet count is right without it.
 pub fn pack_into(septets: &[u8], fill_bits: u8, out: &mut Vec<u8>) {
     let fill = usize::from(fill_bits % 7);
     let bits = fill + septets.len() * 7;
     let spare = (8 - bits % 8) % 8;
-    let pad = spare == 7 || (spare == 0 && septets.last() == Some(&CR));
+    let pad = spare == 7;
     let total_bits = bits + if pad { 7 } else { 0 };
     let start = out.len();
     out.resize(start + total_bits.div_ceil(8), 0);
@@ -341,8 +342,9 @@ pub fn pack(septets: &[u8], fill_bits: u8) -> Vec<u8> {
 }
 
 /// Unpacks octets into septets, skipping `fill_bits` leading bits. The count is
-/// `floor((8 * len - fill) / 7)`; a CR filling the last 7 bits exactly is padding and is
-/// dropped (the inverse of [`pack_into`]).
+/// `floor((8 * len - fill) / 7)`. A CR that fills the last 7 bits exactly is taken as the
+/// pad of [`pack_into`] and dropped; a CR the sender meant in that one position cannot be
+/// told apart from it and is dropped too.
 pub fn unpack(octets: &[u8], fill_bits: u8) -> Vec<u8> {
     let fill = usize::from(fill_bits % 7);
     let bits = (octets.len() * 8).saturating_sub(fill);
@@ -355,8 +357,7 @@ pub fn unpack(octets: &[u8], fill_bits: u8) -> Vec<u8> {
         let hi = u16::from(octets.get(i + 1).copied().unwrap_or(0));
         out.push((((hi << 8 | lo) >> (pos % 8)) & 0x7F) as u8);
     }
-    // Exactly full octets ending in CR: the last 7 bits were spare and hold the pad CR. A CR
-    // the sender meant there would have been followed by a second one (see `pack_into`).
+    // Exactly full octets ending in CR: the last 7 bits were spare and hold the pad CR.
     if bits % 7 == 0 && out.last() == Some(&CR) {
         out.pop();
     }

@@ -357,7 +357,7 @@ pub fn prepare(text: &str, opts: &TextOptions, reference: u16) -> Result<Prepare
     let method = opts.concatenation;
     let use_message_payload = plan.segments > 1 && method == Concatenation::MessagePayload;
     let ranges = if plan.segments == 1 || use_message_payload {
-        vec![0..text.len()]
+        std::iter::once(0..text.len()).collect()
     } else {
         split_ranges(text, &plan, &charset)
     };
@@ -660,10 +660,10 @@ fn plan(text: &str, opts: &TextOptions) -> Plan {
         Transliterate::Off => None,
         _ => translit_plan(text, alphabet, gsm_caps),
     };
-    if opts.transliterate == Transliterate::Always {
-        if let Some(p) = translit {
-            return p;
-        }
+    if opts.transliterate == Transliterate::Always
+        && let Some(p) = translit
+    {
+        return p;
     }
     if alphabet.is_gsm() {
         for &lang in &opts.national_languages {
@@ -684,10 +684,10 @@ fn plan(text: &str, opts: &TextOptions) -> Plan {
     }
     // A forced GSM encoding looks no further than national tables and transliteration.
     if opts.encoding == EncodingChoice::Auto {
-        if opts.latin1 {
-            if let Some(p) = latin1_plan() {
-                consider(p, &mut best);
-            }
+        if opts.latin1
+            && let Some(p) = latin1_plan()
+        {
+            consider(p, &mut best);
         }
         consider(ucs2_plan(), &mut best);
     }
@@ -737,10 +737,10 @@ fn gsm_plan(
 /// has no replacement.
 fn translit_plan(text: &str, alphabet: DefaultAlphabet, caps: (usize, usize)) -> Option<Plan> {
     let weight = |c: char| -> Option<usize> {
-        if alphabet.carries(c) {
-            if let Some(g) = Charset::DEFAULT.encode_char(c) {
-                return Some(g.septets());
-            }
+        if alphabet.carries(c)
+            && let Some(g) = Charset::DEFAULT.encode_char(c)
+        {
+            return Some(g.septets());
         }
         let r = translit::transliterate_char(c)?;
         r.chars()

@@ -25,7 +25,7 @@ pub fn units(text: &str) -> usize {
 
 /// Strict decode: `None` on an odd length or an unpaired surrogate.
 pub fn decode(bytes: &[u8]) -> Option<String> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     char::decode_utf16(be_units(bytes))
