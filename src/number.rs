@@ -24,8 +24,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use rlibphonenumber::{
-    PHONE_NUMBER_UTIL, ParseError, PhoneNumber as RawNumber, PhoneNumberFormat, PhoneNumberType,
-    ValidationError, enums::Region,
+    PHONE_NUMBER_UTIL, ParseError, PhoneNumber as RawNumber, PhoneNumberType, ValidationError,
+    enums::Region,
 };
 use serde::Serialize;
 use serde::ser::SerializeStruct;
@@ -264,7 +264,14 @@ impl PhoneNumber {
     /// trie and the form SMPP carries with TON international.
     #[must_use]
     pub fn e164_digits(&self) -> &str {
-        self.e164().get(1..).unwrap_or_default()
+        std::str::from_utf8(self.e164_digit_bytes()).unwrap_or_default()
+    }
+
+    /// [`Self::e164_digits`] as bytes, with no UTF-8 check at all: for the routing trie, which
+    /// walks digits one byte at a time.
+    #[must_use]
+    pub fn e164_digit_bytes(&self) -> &[u8] {
+        self.e164.get(1..usize::from(self.len)).unwrap_or_default()
     }
 
     /// The country calling code, e.g. 91.
@@ -546,14 +553,7 @@ fn classify(raw: &RawNumber) -> Result<PhoneNumber, NumberError> {
         return Err(invalid_reason(raw, region));
     }
 
-    let e164 = util.format(raw, PhoneNumberFormat::E164);
-    let bytes = e164.as_bytes();
-    if bytes.len() > MAX_E164_DIGITS + 1 {
-        return Err(NumberError::TooLong);
-    }
-    let mut buf = [0u8; MAX_E164_DIGITS + 1];
-    buf[..bytes.len()].copy_from_slice(bytes);
-
+    let (e164, len) = write_e164(raw).ok_or(NumberError::TooLong)?;
     let region = region.filter(|r| *r != Region::World).and_then(|r| {
         let s = r.as_region_str();
         match s.as_bytes() {
@@ -562,13 +562,54 @@ fn classify(raw: &RawNumber) -> Result<PhoneNumber, NumberError> {
         }
     });
     Ok(PhoneNumber {
-        e164: buf,
-        // Bounded by the check above.
-        len: u8::try_from(bytes.len()).map_err(|_| NumberError::TooLong)?,
+        e164,
+        len,
         country_code: u16::try_from(raw.country_code).map_err(|_| NumberError::TooLong)?,
         region,
         number_type: NumberType::from_raw(raw_type),
     })
+}
+
+/// E.164 is `+`, the calling code and the national significant number (with the leading zeros
+/// Italy and a few others keep). Written straight into the inline buffer: the library's
+/// formatter would allocate a `String` per message only for us to copy it. `None` if the
+/// result would exceed 15 digits.
+fn write_e164(raw: &RawNumber) -> Option<([u8; MAX_E164_DIGITS + 1], u8)> {
+    let mut buf = [0u8; MAX_E164_DIGITS + 1];
+    buf[0] = b'+';
+    let mut len = 1;
+    let mut push = |digits: &[u8]| {
+        let end = len + digits.len();
+        buf.get_mut(len..end)?.copy_from_slice(digits);
+        len = end;
+        Some(())
+    };
+    let mut scratch = [0u8; 20];
+    push(decimal(u64::try_from(raw.country_code).ok()?, &mut scratch))?;
+    if raw.italian_leading_zero() {
+        // The library caps the count the same way when formatting.
+        let zeros = usize::try_from(raw.number_of_leading_zeros())
+            .unwrap_or(0)
+            .min(10);
+        push(&[b'0'; 10][..zeros])?;
+    }
+    push(decimal(raw.national_number, &mut scratch))?;
+    Some((buf, u8::try_from(len).ok()?))
+}
+
+/// The decimal digits of `value`, written at the end of `scratch`.
+fn decimal(mut value: u64, scratch: &mut [u8; 20]) -> &[u8] {
+    // u64::MAX has 20 digits, so the loop never runs past the front.
+    let mut start = scratch.len();
+    loop {
+        start -= 1;
+        scratch[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    &scratch[start..]
 }
 
 fn invalid_reason(raw: &RawNumber, region: Option<Region>) -> NumberError {
@@ -809,6 +850,40 @@ mod tests {
         assert_eq!(digit_value('\u{066A}'), None); // Arabic percent sign, just past the block
         assert_eq!(digit_value('\u{FF19}'), Some(9));
         assert_eq!(digit_value('a'), None);
+    }
+
+    #[test]
+    fn own_e164_matches_library_formatter() {
+        use rlibphonenumber::PhoneNumberFormat;
+        // Italy keeps the leading zero of Rome's 06 in E.164; +800 and +979 are non-geographic.
+        for input in [
+            "+39 06 1234 5678",
+            "+39 0 12 345 678",
+            "+44 20 7946 0958",
+            "+1 201 555 0123",
+            "+800 1234 5678",
+            "+979 1 2345 6789",
+            "+225 01 23 45 67 89",
+        ] {
+            let raw = PHONE_NUMBER_UTIL.parse(input, None).unwrap();
+            let (buf, len) = write_e164(&raw).unwrap();
+            let ours = std::str::from_utf8(&buf[..usize::from(len)]).unwrap();
+            assert_eq!(
+                ours,
+                PHONE_NUMBER_UTIL.format(&raw, PhoneNumberFormat::E164),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn e164_longer_than_15_digits_is_refused() {
+        let raw = RawNumber {
+            country_code: 44,
+            national_number: 12_345_678_901_234,
+            ..RawNumber::default()
+        };
+        assert_eq!(write_e164(&raw), None);
     }
 
     #[test]

@@ -502,6 +502,27 @@ fn poland_and_spain() {
 }
 
 #[test]
+fn italian_leading_zero_is_kept() {
+    // Italian landlines keep the 0 after the country code; dropping it dials another number.
+    check(
+        "06 1234 5678",
+        Some("IT"),
+        "+390612345678",
+        39,
+        "IT",
+        NumberType::FixedLine,
+    );
+    check(
+        "+39 312 345 6789",
+        None,
+        "+393123456789",
+        39,
+        "IT",
+        NumberType::Mobile,
+    );
+}
+
+#[test]
 fn international_prefixes() {
     let london = "+442079460958";
     let ty = NumberType::FixedLine;
@@ -612,6 +633,7 @@ fn sms_reachability_by_type() {
 fn e164_digits_for_routing() {
     let n = number::parse("+91 98765 43210", None).unwrap();
     assert_eq!(n.e164_digits(), "919876543210");
+    assert_eq!(n.e164_digit_bytes(), b"919876543210");
     assert_eq!(n.to_string(), "+919876543210");
     let parsed: PhoneNumber = "+1 201 555 0123".parse().unwrap();
     assert_eq!(parsed.e164_digits(), "12015550123");
