@@ -13,7 +13,7 @@ use nom::number::complete::{be_u8, be_u16, be_u32};
 use crate::Header;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::pdu::Address;
-use crate::tlv::{Tlv, TlvTag, Tlvs};
+use crate::tlv::{TlvTag, Tlvs};
 
 /// How closely to hold a PDU to the spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -45,12 +45,21 @@ pub(crate) const TIME_LEN: usize = 17;
 /// SMPP 3.4 §4.4.1: sm_length 0..=254.
 pub(crate) const SHORT_MESSAGE_MAX: usize = 254;
 
-/// The nom error type: the field name and kind are added by [`Reader`], so nom's own error
+/// The nom error type: the field name and kind are recorded by [`Reader`], so nom's own error
 /// carries nothing and costs nothing.
 type Res<'a, T> = IResult<&'a [u8], T, ()>;
 
+/// A field failed; the details are in the [`Reader`] (see [`Reader::into_error`]). Zero-sized so
+/// that `Result<Bytes, Stop>` is no bigger than `Bytes`: the hot path moves nothing extra.
+#[derive(Debug)]
+pub(crate) struct Stop;
+
+/// What every field parser returns.
+pub(crate) type Step<T> = Result<T, Stop>;
+
 /// One C-octet string: the octets before the first NUL, and the rest after it. `None` when the
 /// input has no NUL.
+#[inline]
 fn c_octet_string(input: &[u8]) -> Option<(&[u8], &[u8])> {
     let nul = input.iter().position(|&b| b == 0)?;
     Some((&input[nul + 1..], &input[..nul]))
@@ -61,7 +70,8 @@ pub(crate) struct Reader<'a> {
     frame: &'a Bytes,
     rest: &'a [u8],
     header: Header,
-    mode: DecodeMode,
+    strict: bool,
+    failure: Option<(&'static str, DecodeErrorKind)>,
 }
 
 impl<'a> Reader<'a> {
@@ -71,24 +81,40 @@ impl<'a> Reader<'a> {
             frame,
             rest: body,
             header,
-            mode,
+            strict: mode == DecodeMode::Strict,
+            failure: None,
         }
     }
 
+    #[inline]
     pub(crate) fn strict(&self) -> bool {
-        self.mode == DecodeMode::Strict
+        self.strict
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.rest.is_empty()
     }
 
     /// Octets left in the PDU.
+    #[inline]
     pub(crate) fn remaining(&self) -> usize {
         self.rest.len()
     }
 
-    pub(crate) fn err(&self, field: &'static str, kind: DecodeErrorKind) -> DecodeError {
+    /// Records why decoding stops.
+    #[cold]
+    pub(crate) fn fail(&mut self, field: &'static str, kind: DecodeErrorKind) -> Stop {
+        self.failure = Some((field, kind));
+        Stop
+    }
+
+    /// The error recorded by the parser that returned [`Stop`].
+    #[cold]
+    pub(crate) fn into_error(self) -> DecodeError {
+        let (field, kind) = self
+            .failure
+            .unwrap_or(("body", DecodeErrorKind::InvalidValue));
         DecodeError {
             header: self.header,
             field,
@@ -96,226 +122,249 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn step<T>(&mut self, field: &'static str, r: Res<'a, T>) -> Result<T, DecodeError> {
-        match r {
+    #[inline]
+    fn share(&self, s: &[u8]) -> Bytes {
+        self.frame.slice_ref(s)
+    }
+
+    #[inline]
+    pub(crate) fn u8(&mut self, field: &'static str) -> Step<u8> {
+        match be_u8::<_, ()>(self.rest) {
             Ok((rest, v)) => {
                 self.rest = rest;
                 Ok(v)
             }
-            Err(_) => Err(self.err(field, DecodeErrorKind::Truncated)),
+            Err(_) => Err(self.fail(field, DecodeErrorKind::Truncated)),
         }
     }
 
-    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
-        let r = be_u8(self.rest);
-        self.step(field, r)
+    #[inline]
+    pub(crate) fn u32(&mut self, field: &'static str) -> Step<u32> {
+        match be_u32::<_, ()>(self.rest) {
+            Ok((rest, v)) => {
+                self.rest = rest;
+                Ok(v)
+            }
+            Err(_) => Err(self.fail(field, DecodeErrorKind::Truncated)),
+        }
     }
 
-    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
-        let r = be_u32(self.rest);
-        self.step(field, r)
+    /// `N` one-octet fields in a row, read with one bounds check; `names` are their field names
+    /// so a truncation still names the first missing one.
+    #[inline]
+    pub(crate) fn octets_n<const N: usize>(&mut self, names: [&'static str; N]) -> Step<[u8; N]> {
+        let r: Res<'a, &'a [u8]> = take(N)(self.rest);
+        match r {
+            Ok((rest, s)) => {
+                self.rest = rest;
+                let mut out = [0u8; N];
+                out.copy_from_slice(s);
+                Ok(out)
+            }
+            Err(_) => {
+                let field = names.get(self.rest.len()).copied().unwrap_or("body");
+                Err(self.fail(field, DecodeErrorKind::Truncated))
+            }
+        }
     }
 
     /// `n` octets as a slice of the frame.
-    pub(crate) fn octets(&mut self, field: &'static str, n: usize) -> Result<Bytes, DecodeError> {
-        let r = take(n)(self.rest);
-        let s = self.step(field, r)?;
-        Ok(self.frame.slice_ref(s))
+    #[inline]
+    pub(crate) fn octets(&mut self, field: &'static str, n: usize) -> Step<Bytes> {
+        let r: Res<'a, &'a [u8]> = take(n)(self.rest);
+        match r {
+            Ok((rest, s)) => {
+                self.rest = rest;
+                Ok(self.share(s))
+            }
+            Err(_) => Err(self.fail(field, DecodeErrorKind::Truncated)),
+        }
     }
 
     /// A C-octet string of at most `max` octets including its NUL (checked in strict mode
     /// only), returned without the NUL.
-    pub(crate) fn cstr(&mut self, field: &'static str, max: usize) -> Result<Bytes, DecodeError> {
+    #[inline]
+    pub(crate) fn cstr(&mut self, field: &'static str, max: usize) -> Step<Bytes> {
         self.cstr_inner(field, max, false)
     }
 
     /// Like [`Reader::cstr`] for the last mandatory field of a PDU: in lenient mode a string that
     /// runs to the end of the PDU without a NUL is accepted (SMSCs that forget the terminator on
     /// a response's message_id are common).
-    pub(crate) fn final_cstr(
-        &mut self,
-        field: &'static str,
-        max: usize,
-    ) -> Result<Bytes, DecodeError> {
+    #[inline]
+    pub(crate) fn final_cstr(&mut self, field: &'static str, max: usize) -> Step<Bytes> {
         self.cstr_inner(field, max, true)
     }
 
-    fn cstr_inner(
-        &mut self,
-        field: &'static str,
-        max: usize,
-        last: bool,
-    ) -> Result<Bytes, DecodeError> {
+    #[inline]
+    fn cstr_inner(&mut self, field: &'static str, max: usize, last: bool) -> Step<Bytes> {
         let s = match c_octet_string(self.rest) {
             Some((rest, s)) => {
                 self.rest = rest;
                 s
             }
-            None if last && !self.strict() => std::mem::take(&mut self.rest),
-            None if self.rest.is_empty() => {
-                return Err(self.err(field, DecodeErrorKind::Truncated));
-            }
-            None => return Err(self.err(field, DecodeErrorKind::MissingNul)),
+            None => return self.cstr_without_nul(field, max, last),
         };
-        if self.strict() && s.len() >= max {
-            return Err(self.err(
-                field,
-                DecodeErrorKind::TooLong {
-                    max,
-                    len: s.len() + 1,
-                },
-            ));
+        if self.strict && s.len() >= max {
+            return Err(self.too_long(field, max, s.len() + 1));
         }
-        Ok(self.frame.slice_ref(s))
+        Ok(self.share(s))
+    }
+
+    #[cold]
+    fn cstr_without_nul(&mut self, field: &'static str, max: usize, last: bool) -> Step<Bytes> {
+        if last && !self.strict {
+            let s = std::mem::take(&mut self.rest);
+            return Ok(self.share(s));
+        }
+        if self.rest.is_empty() {
+            return Err(self.fail(field, DecodeErrorKind::Truncated));
+        }
+        // An over-long field with no NUL is reported as too long when that is visible.
+        if self.strict && self.rest.len() >= max {
+            let len = self.rest.len();
+            return Err(self.too_long(field, max, len));
+        }
+        Err(self.fail(field, DecodeErrorKind::MissingNul))
+    }
+
+    #[cold]
+    fn too_long(&mut self, field: &'static str, max: usize, len: usize) -> Stop {
+        self.fail(field, DecodeErrorKind::TooLong { max, len })
     }
 
     /// An SMPP time field (SMPP 3.4 §7.1): empty or 16 characters, so 1 or 17 octets with the
     /// NUL. Lenient mode accepts any C-octet string.
-    pub(crate) fn time(&mut self, field: &'static str) -> Result<Bytes, DecodeError> {
+    #[inline]
+    pub(crate) fn time(&mut self, field: &'static str) -> Step<Bytes> {
+        // The common case, an empty time, costs one octet compare.
+        if let Some((0, rest)) = self.rest.split_first() {
+            self.rest = rest;
+            return Ok(Bytes::new());
+        }
         let s = self.cstr(field, TIME_LEN)?;
-        if self.strict() && !s.is_empty() && s.len() != TIME_LEN - 1 {
-            return Err(self.err(field, DecodeErrorKind::InvalidValue));
+        if self.strict && s.len() != TIME_LEN - 1 {
+            return Err(self.fail(field, DecodeErrorKind::InvalidValue));
         }
         Ok(s)
     }
 
     /// ton, npi and a C-octet string address; `names` are the three field names.
-    pub(crate) fn address(
-        &mut self,
-        names: [&'static str; 3],
-        max: usize,
-    ) -> Result<Address, DecodeError> {
+    #[inline]
+    pub(crate) fn address(&mut self, names: [&'static str; 3], max: usize) -> Step<Address> {
+        let [ton, npi] = self.octets_n([names[0], names[1]])?;
         Ok(Address {
-            ton: self.u8(names[0])?,
-            npi: self.u8(names[1])?,
+            ton,
+            npi,
             addr: self.cstr(names[2], max)?,
         })
     }
 
     /// Like [`Reader::address`] when the address is the PDU's last mandatory field.
-    pub(crate) fn final_address(
-        &mut self,
-        names: [&'static str; 3],
-        max: usize,
-    ) -> Result<Address, DecodeError> {
+    #[inline]
+    pub(crate) fn final_address(&mut self, names: [&'static str; 3], max: usize) -> Step<Address> {
+        let [ton, npi] = self.octets_n([names[0], names[1]])?;
         Ok(Address {
-            ton: self.u8(names[0])?,
-            npi: self.u8(names[1])?,
+            ton,
+            npi,
             addr: self.final_cstr(names[2], max)?,
         })
     }
 
-    /// sm_length and short_message (SMPP 3.4 §4.4.1). Strict mode caps it at 254 octets.
-    pub(crate) fn short_message(&mut self) -> Result<Bytes, DecodeError> {
-        let len = self.u8("sm_length")?;
-        if self.strict() && usize::from(len) > SHORT_MESSAGE_MAX {
-            return Err(self.err(
+    /// short_message after its sm_length octet (SMPP 3.4 §4.4.1). Strict mode caps it at 254.
+    #[inline]
+    pub(crate) fn short_message_of(&mut self, sm_length: u8) -> Step<Bytes> {
+        if self.strict && usize::from(sm_length) > SHORT_MESSAGE_MAX {
+            return Err(self.fail(
                 "sm_length",
                 DecodeErrorKind::TooLong {
                     max: SHORT_MESSAGE_MAX,
-                    len: usize::from(len),
+                    len: usize::from(sm_length),
                 },
             ));
         }
-        self.octets("short_message", usize::from(len))
+        self.octets("short_message", usize::from(sm_length))
+    }
+
+    /// sm_length and short_message.
+    #[inline]
+    pub(crate) fn short_message(&mut self) -> Step<Bytes> {
+        let len = self.u8("sm_length")?;
+        self.short_message_of(len)
     }
 
     /// Strict mode: sm_length must be 0 when the message_payload TLV is present
     /// (SMPP 3.4 §5.3.2.32: "the short_message field must be set to zero length").
-    pub(crate) fn check_payload(
-        &self,
-        short_message: &Bytes,
-        tlvs: &Tlvs,
-    ) -> Result<(), DecodeError> {
-        if self.strict() && !short_message.is_empty() && tlvs.message_payload().is_some() {
-            return Err(self.err("sm_length", DecodeErrorKind::InvalidValue));
+    #[inline]
+    pub(crate) fn check_payload(&mut self, short_message: &Bytes, tlvs: &Tlvs) -> Step<()> {
+        if self.strict && !short_message.is_empty() && tlvs.message_payload().is_some() {
+            return Err(self.fail("sm_length", DecodeErrorKind::InvalidValue));
         }
         Ok(())
     }
 
     /// Strict mode: nothing may follow the last field of a PDU that takes no TLVs. Lenient mode
     /// ignores what follows.
-    pub(crate) fn finish(&self) -> Result<(), DecodeError> {
-        if self.strict() && !self.rest.is_empty() {
+    #[inline]
+    pub(crate) fn finish(&mut self) -> Step<()> {
+        if self.strict && !self.rest.is_empty() {
             let field = self.header.command_id.name().unwrap_or("body");
-            return Err(self.err(
-                field,
-                DecodeErrorKind::TrailingBytes {
-                    len: self.rest.len(),
-                },
-            ));
+            let len = self.rest.len();
+            return Err(self.fail(field, DecodeErrorKind::TrailingBytes { len }));
         }
         Ok(())
     }
 
     /// The TLVs that make up the rest of the PDU (SMPP 3.4 §3.2.4.1), in wire order.
     ///
-    /// A first pass walks the TLV headers to validate them and count them, so the Vec is
-    /// allocated once at its final size (and not at all when there are none). In lenient mode a
-    /// TLV that runs past the end, and everything after it, is dropped; in strict mode it is an
-    /// error, and so is a length its tag does not allow.
-    pub(crate) fn tlvs(&mut self) -> Result<Tlvs, DecodeError> {
+    /// One pass walks the TLV headers to validate them; the TLVs are then kept as one slice of
+    /// the frame (see [`Tlvs`]), so nothing is allocated. In lenient mode a TLV that runs past
+    /// the end, and everything after it, is dropped; in strict mode it is an error, and so is a
+    /// length its tag does not allow.
+    pub(crate) fn tlvs(&mut self) -> Step<Tlvs> {
         let input = std::mem::take(&mut self.rest);
-        let mut count = 0;
         let mut walk = input;
         while !walk.is_empty() {
             match tlv_header(walk) {
                 Ok((rest, (tag, len))) if rest.len() >= usize::from(len) => {
-                    if self.strict() {
+                    if self.strict {
                         self.check_tlv_len(tag, len)?;
                     }
                     walk = &rest[usize::from(len)..];
-                    count += 1;
                 }
-                Ok((_, (tag, _))) if self.strict() => {
-                    return Err(self.err(
-                        tag.name().unwrap_or("tlv"),
-                        DecodeErrorKind::BadTlv { tag: Some(tag) },
-                    ));
+                Ok((_, (tag, _))) if self.strict => {
+                    let field = tag.name().unwrap_or("tlv");
+                    return Err(self.fail(field, DecodeErrorKind::BadTlv { tag: Some(tag) }));
                 }
-                Err(_) if self.strict() => {
+                Err(_) if self.strict => {
                     let tag = be_u16::<_, ()>(walk).ok().map(|(_, t)| TlvTag(t));
                     let field = tag.and_then(TlvTag::name).unwrap_or("tlv");
-                    return Err(self.err(field, DecodeErrorKind::BadTlv { tag }));
+                    return Err(self.fail(field, DecodeErrorKind::BadTlv { tag }));
                 }
+                // Lenient: keep the whole TLVs before the broken one.
                 _ => break,
             }
         }
-        let mut tlvs = Tlvs::with_capacity(count);
-        let mut walk = input;
-        for _ in 0..count {
-            // The first pass proved these `count` TLVs are whole.
-            let Ok((rest, (tag, len))) = tlv_header(walk) else {
-                break;
-            };
-            let Some((value, rest)) = rest.split_at_checked(usize::from(len)) else {
-                break;
-            };
-            tlvs.push(Tlv {
-                tag,
-                value: self.frame.slice_ref(value),
-            });
-            walk = rest;
-        }
-        Ok(tlvs)
+        let valid = &input[..input.len() - walk.len()];
+        Ok(Tlvs::from_validated(self.share(valid)))
     }
 
-    fn check_tlv_len(&self, tag: TlvTag, len: u16) -> Result<(), DecodeError> {
+    fn check_tlv_len(&mut self, tag: TlvTag, len: u16) -> Step<()> {
         match tag.len_bounds() {
-            Some((min, max)) if len < min || len > max => Err(self.err(
-                tag.name().unwrap_or("tlv"),
-                DecodeErrorKind::BadTlvLength { tag, len },
-            )),
+            Some((min, max)) if len < min || len > max => {
+                let field = tag.name().unwrap_or("tlv");
+                Err(self.fail(field, DecodeErrorKind::BadTlvLength { tag, len }))
+            }
             _ => Ok(()),
         }
     }
 }
 
-/// A TLV's tag and length.
+/// A TLV's tag and length, read as one 32-bit word.
+#[inline]
 fn tlv_header(input: &[u8]) -> Res<'_, (TlvTag, u16)> {
-    let (input, tag) = be_u16(input)?;
-    let (input, len) = be_u16(input)?;
-    Ok((input, (TlvTag(tag), len)))
+    let (input, word) = be_u32(input)?;
+    Ok((input, (TlvTag((word >> 16) as u16), word as u16)))
 }
 
 #[cfg(test)]
@@ -332,10 +381,17 @@ mod tests {
         }
     }
 
-    fn with_reader<T>(bytes: &[u8], mode: DecodeMode, f: impl FnOnce(&mut Reader<'_>) -> T) -> T {
+    fn with_reader<T>(
+        bytes: &[u8],
+        mode: DecodeMode,
+        f: impl FnOnce(&mut Reader<'_>) -> Step<T>,
+    ) -> Result<T, DecodeError> {
         let frame = Bytes::copy_from_slice(bytes);
         let mut r = Reader::new(&frame, &frame[..], header(), mode);
-        f(&mut r)
+        match f(&mut r) {
+            Ok(v) => Ok(v),
+            Err(Stop) => Err(r.into_error()),
+        }
     }
 
     #[test]
@@ -429,8 +485,10 @@ mod tests {
         ];
         let tlvs = with_reader(&ok, DecodeMode::Strict, |r| r.tlvs()).unwrap();
         assert_eq!(tlvs.len(), 2);
-        assert_eq!(tlvs[1].tag, TlvTag::DLT_PE_ID);
-        assert_eq!(&tlvs[1].value[..], b"hi");
+        let second = tlvs.iter().nth(1).unwrap();
+        assert_eq!(second.tag, TlvTag::DLT_PE_ID);
+        assert_eq!(&second.value[..], b"hi");
+        assert_eq!(tlvs.as_bytes().len(), ok.len());
         assert_eq!(tlvs.message_state().map(|s| s.0), Some(2));
 
         // Length past the end.

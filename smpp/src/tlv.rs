@@ -11,9 +11,10 @@
 //! [`TlvTag::len_bounds`].
 
 use std::fmt;
-use std::ops::Deref;
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::encode::{Sink, ToBuf};
 
 /// A TLV tag (`u16` on the wire). Unknown tags are kept as they came; [`TlvTag::name`] answers
 /// `None` for them.
@@ -274,10 +275,7 @@ impl Tlv {
 
     /// The value as a C-octet string without its trailing NUL (a missing NUL is tolerated).
     pub fn as_cstr(&self) -> &[u8] {
-        match self.value.split_last() {
-            Some((0, head)) => head,
-            _ => &self.value,
-        }
+        strip_nul(&self.value)
     }
 
     /// Encoded size: 4 header octets plus the value, capped at what a u16 length can say.
@@ -288,9 +286,15 @@ impl Tlv {
     /// Writes tag, length and value. A value longer than 65,535 octets cannot be expressed and
     /// is cut to that length rather than producing a corrupt stream.
     pub fn encode(&self, dst: &mut impl BufMut) {
+        self.write(&mut ToBuf(dst));
+    }
+
+    #[inline]
+    pub(crate) fn write(&self, dst: &mut impl Sink) {
         let len = self.value.len().min(usize::from(u16::MAX));
-        dst.put_u16(self.tag.0);
-        dst.put_u16(len as u16);
+        let [t0, t1] = self.tag.0.to_be_bytes();
+        let [l0, l1] = (len as u16).to_be_bytes();
+        dst.put_slice(&[t0, t1, l0, l1]);
         dst.put_slice(&self.value[..len]);
     }
 }
@@ -301,75 +305,134 @@ impl fmt::Debug for Tlv {
     }
 }
 
-/// The TLVs of one PDU in wire order. Decoding allocates this Vec once, sized exactly; an empty
-/// `Tlvs` does not allocate.
+/// The TLVs of one PDU in wire order, kept as their wire octets: a decoded PDU's TLV region is
+/// one zero-copy slice of the frame, validated once while decoding. Nothing is allocated to
+/// decode them, encoding them is one copy, and a round trip is exact by construction. Lookups
+/// walk the region; a PDU carries a handful of TLVs, so that costs less than building an index.
+///
+/// Build with [`Tlvs::with`] / [`Tlvs::push`] or collect from [`Tlv`]s.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Tlvs(Vec<Tlv>);
+pub struct Tlvs {
+    raw: Bytes,
+}
 
 impl Tlvs {
     pub const fn new() -> Tlvs {
-        Tlvs(Vec::new())
+        Tlvs { raw: Bytes::new() }
     }
 
-    pub(crate) fn with_capacity(n: usize) -> Tlvs {
-        Tlvs(Vec::with_capacity(n))
+    /// `raw` must be a whole number of well-formed TLVs (the decoder has checked).
+    pub(crate) fn from_validated(raw: Bytes) -> Tlvs {
+        Tlvs { raw }
     }
 
-    /// Appends a TLV (after any already there: wire order is insertion order).
+    /// The TLVs as they are encoded on the wire.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.raw
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The number of TLVs.
+    pub fn len(&self) -> usize {
+        self.entries().count()
+    }
+
+    /// The TLVs in wire order; each value is a zero-copy slice.
+    pub fn iter(&self) -> TlvIter<'_> {
+        TlvIter {
+            raw: &self.raw,
+            entries: self.entries(),
+        }
+    }
+
+    /// (tag, value) in wire order, borrowing.
+    fn entries(&self) -> Entries<'_> {
+        Entries(&self.raw)
+    }
+
+    /// Appends a TLV (after any already there: wire order is insertion order). Copies the
+    /// encoded TLVs once; building PDUs is not the hot path, decoding them is.
     pub fn push(&mut self, tlv: Tlv) {
-        self.0.push(tlv);
+        let mut buf = BytesMut::with_capacity(self.raw.len() + tlv.encoded_len());
+        buf.extend_from_slice(&self.raw);
+        tlv.encode(&mut buf);
+        self.raw = buf.freeze();
     }
 
     /// Builder form of [`Tlvs::push`].
     #[must_use]
     pub fn with(mut self, tlv: Tlv) -> Tlvs {
-        self.0.push(tlv);
+        self.push(tlv);
         self
     }
 
-    /// The first TLV with this tag.
-    pub fn get(&self, tag: TlvTag) -> Option<&Tlv> {
-        self.0.iter().find(|t| t.tag == tag)
+    /// The value of the first TLV with this tag.
+    pub fn value(&self, tag: TlvTag) -> Option<&[u8]> {
+        self.entries().find(|(t, _)| *t == tag).map(|(_, v)| v)
+    }
+
+    /// The first TLV with this tag, its value a zero-copy slice.
+    pub fn get(&self, tag: TlvTag) -> Option<Tlv> {
+        let value = self.value(tag)?;
+        Some(Tlv {
+            tag,
+            value: self.raw.slice_ref(value),
+        })
     }
 
     /// Removes every TLV with this tag, returning the first one removed.
     pub fn remove(&mut self, tag: TlvTag) -> Option<Tlv> {
-        let first = self.0.iter().position(|t| t.tag == tag)?;
-        let out = self.0.remove(first);
-        self.0.retain(|t| t.tag != tag);
-        Some(out)
-    }
-
-    /// The TLVs as a Vec, for callers that want to edit them freely.
-    pub fn into_vec(self) -> Vec<Tlv> {
-        self.0
+        let first = self.get(tag)?;
+        self.raw = self.iter().filter(|t| t.tag != tag).collect::<Tlvs>().raw;
+        Some(first)
     }
 
     /// Encoded size of every TLV.
     pub fn encoded_len(&self) -> usize {
-        self.0.iter().map(Tlv::encoded_len).sum()
+        self.raw.len()
     }
 
     pub fn encode(&self, dst: &mut impl BufMut) {
-        for t in &self.0 {
-            t.encode(dst);
+        dst.put_slice(&self.raw);
+    }
+
+    #[inline]
+    pub(crate) fn write(&self, dst: &mut impl Sink) {
+        dst.put_slice(&self.raw);
+    }
+
+    fn u8_value(&self, tag: TlvTag) -> Option<u8> {
+        match *self.value(tag)? {
+            [v] => Some(v),
+            _ => None,
         }
     }
 
-    /// receipted_message_id (SMPP 3.4 §5.3.2.12) without its trailing NUL.
+    fn u16_value(&self, tag: TlvTag) -> Option<u16> {
+        match *self.value(tag)? {
+            [a, b] => Some(u16::from_be_bytes([a, b])),
+            _ => None,
+        }
+    }
+
+    /// receipted_message_id (SMPP 3.4 §5.3.2.12) without its trailing NUL (a missing NUL is
+    /// tolerated).
     pub fn receipted_message_id(&self) -> Option<&[u8]> {
-        self.get(TlvTag::RECEIPTED_MESSAGE_ID).map(Tlv::as_cstr)
+        self.value(TlvTag::RECEIPTED_MESSAGE_ID).map(strip_nul)
     }
 
     /// message_state (SMPP 3.4 §5.3.2.35); `None` when absent or not 1 octet.
     pub fn message_state(&self) -> Option<MessageState> {
-        self.get(TlvTag::MESSAGE_STATE)?.as_u8().map(MessageState)
+        self.u8_value(TlvTag::MESSAGE_STATE).map(MessageState)
     }
 
     /// network_error_code (SMPP 3.4 §5.3.2.31) as (network_type, error_code): network_type 1 =
     /// ANSI-136, 2 = IS-95, 3 = GSM, …; `None` when absent or not 3 octets.
     pub fn network_error_code(&self) -> Option<(u8, u16)> {
-        match *self.get(TlvTag::NETWORK_ERROR_CODE)?.value {
+        match *self.value(TlvTag::NETWORK_ERROR_CODE)? {
             [kind, hi, lo] => Some((kind, u16::from_be_bytes([hi, lo]))),
             _ => None,
         }
@@ -379,60 +442,100 @@ impl Tlvs {
     /// sar_segment_seqnum), only when all three are present and well sized.
     pub fn sar(&self) -> Option<(u16, u8, u8)> {
         Some((
-            self.get(TlvTag::SAR_MSG_REF_NUM)?.as_u16()?,
-            self.get(TlvTag::SAR_TOTAL_SEGMENTS)?.as_u8()?,
-            self.get(TlvTag::SAR_SEGMENT_SEQNUM)?.as_u8()?,
+            self.u16_value(TlvTag::SAR_MSG_REF_NUM)?,
+            self.u8_value(TlvTag::SAR_TOTAL_SEGMENTS)?,
+            self.u8_value(TlvTag::SAR_SEGMENT_SEQNUM)?,
         ))
     }
 
-    /// message_payload (SMPP 3.4 §5.3.2.32).
-    pub fn message_payload(&self) -> Option<&Bytes> {
-        self.get(TlvTag::MESSAGE_PAYLOAD).map(|t| &t.value)
+    /// message_payload (SMPP 3.4 §5.3.2.32), a zero-copy slice of the frame.
+    pub fn message_payload(&self) -> Option<Bytes> {
+        self.get(TlvTag::MESSAGE_PAYLOAD).map(|t| t.value)
     }
 
     /// sc_interface_version (SMPP 3.4 §5.3.2.25), as carried by bind_*_resp.
     pub fn sc_interface_version(&self) -> Option<u8> {
-        self.get(TlvTag::SC_INTERFACE_VERSION)?.as_u8()
+        self.u8_value(TlvTag::SC_INTERFACE_VERSION)
     }
 
     /// ms_availability_status (SMPP 3.4 §5.3.2.30), as carried by alert_notification.
     pub fn ms_availability_status(&self) -> Option<u8> {
-        self.get(TlvTag::MS_AVAILABILITY_STATUS)?.as_u8()
+        self.u8_value(TlvTag::MS_AVAILABILITY_STATUS)
     }
 }
 
-impl Deref for Tlvs {
-    type Target = [Tlv];
+fn strip_nul(v: &[u8]) -> &[u8] {
+    match v.split_last() {
+        Some((0, head)) => head,
+        _ => v,
+    }
+}
 
-    fn deref(&self) -> &[Tlv] {
-        &self.0
+/// Walks encoded TLVs; stops at the first one that is not whole (never, for a decoded PDU).
+#[derive(Clone)]
+struct Entries<'a>(&'a [u8]);
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = (TlvTag, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let ([t0, t1, l0, l1], rest) = self.0.split_first_chunk::<4>().map(|(h, r)| (*h, r))?;
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let Some((value, rest)) = rest.split_at_checked(len) else {
+            self.0 = &[];
+            return None;
+        };
+        self.0 = rest;
+        Some((TlvTag(u16::from_be_bytes([t0, t1])), value))
+    }
+}
+
+/// Iterator over [`Tlvs`], yielding each TLV with its value as a zero-copy slice.
+pub struct TlvIter<'a> {
+    raw: &'a Bytes,
+    entries: Entries<'a>,
+}
+
+impl Iterator for TlvIter<'_> {
+    type Item = Tlv;
+
+    fn next(&mut self) -> Option<Tlv> {
+        let (tag, value) = self.entries.next()?;
+        Some(Tlv {
+            tag,
+            value: self.raw.slice_ref(value),
+        })
     }
 }
 
 impl From<Vec<Tlv>> for Tlvs {
     fn from(v: Vec<Tlv>) -> Tlvs {
-        Tlvs(v)
+        v.into_iter().collect()
     }
 }
 
 impl FromIterator<Tlv> for Tlvs {
     fn from_iter<I: IntoIterator<Item = Tlv>>(iter: I) -> Tlvs {
-        Tlvs(iter.into_iter().collect())
+        let mut buf = BytesMut::new();
+        for t in iter {
+            t.encode(&mut buf);
+        }
+        Tlvs { raw: buf.freeze() }
     }
 }
 
 impl<'a> IntoIterator for &'a Tlvs {
-    type Item = &'a Tlv;
-    type IntoIter = std::slice::Iter<'a, Tlv>;
+    type Item = Tlv;
+    type IntoIter = TlvIter<'a>;
 
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+    fn into_iter(self) -> TlvIter<'a> {
+        self.iter()
     }
 }
 
 impl fmt::Debug for Tlvs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(&self.0).finish()
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -468,7 +571,7 @@ macro_rules! tlv_accessors {
             }
 
             /// See [`Tlvs::message_payload`](crate::tlv::Tlvs::message_payload).
-            pub fn message_payload(&self) -> Option<&bytes::Bytes> {
+            pub fn message_payload(&self) -> Option<bytes::Bytes> {
                 self.tlvs.message_payload()
             }
         }

@@ -1,11 +1,8 @@
 //! alert_notification (SMPP 3.4 §4.12). It takes no response.
 
-use bytes::BufMut;
-
 use super::Address;
-use crate::decode::{ADDR_MAX_65, Reader};
-use crate::encode::put_address;
-use crate::error::DecodeError;
+use crate::decode::{ADDR_MAX_65, Reader, Step};
+use crate::encode::{Sink, put_address};
 use crate::tlv::{Tlv, Tlvs};
 
 /// alert_notification (SMPP 3.4 §4.12.1): a mobile subscriber (source_addr) has become
@@ -31,7 +28,7 @@ impl AlertNotification {
         self.tlvs.ms_availability_status()
     }
 
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<AlertNotification, DecodeError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Step<AlertNotification> {
         Ok(AlertNotification {
             source_addr: r.address(
                 ["source_addr_ton", "source_addr_npi", "source_addr"],
@@ -47,9 +44,9 @@ impl AlertNotification {
         self.source_addr.encoded_len() + self.esme_addr.encoded_len() + self.tlvs.encoded_len()
     }
 
-    pub(crate) fn encode(&self, dst: &mut impl BufMut) {
+    pub(crate) fn encode(&self, dst: &mut impl Sink) {
         put_address(dst, &self.source_addr);
         put_address(dst, &self.esme_addr);
-        self.tlvs.encode(dst);
+        self.tlvs.write(dst);
     }
 }

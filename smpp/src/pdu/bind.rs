@@ -1,11 +1,12 @@
 //! bind_transmitter / bind_receiver / bind_transceiver, their responses, and outbind
 //! (SMPP 3.4 §4.1).
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
-use crate::decode::{ADDRESS_RANGE_MAX, PASSWORD_MAX, Reader, SYSTEM_ID_MAX, SYSTEM_TYPE_MAX};
-use crate::encode::put_cstr;
-use crate::error::DecodeError;
+use crate::decode::{
+    ADDRESS_RANGE_MAX, PASSWORD_MAX, Reader, SYSTEM_ID_MAX, SYSTEM_TYPE_MAX, Step,
+};
+use crate::encode::{Sink, put_cstr};
 use crate::tlv::{Tlv, Tlvs};
 
 /// The body of all three bind requests (SMPP 3.4 §4.1.1, §4.1.3, §4.1.5).
@@ -33,7 +34,7 @@ impl Bind {
         }
     }
 
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Bind, DecodeError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Step<Bind> {
         let b = Bind {
             system_id: r.cstr("system_id", SYSTEM_ID_MAX)?,
             password: r.cstr("password", PASSWORD_MAX)?,
@@ -56,7 +57,7 @@ impl Bind {
             + 3
     }
 
-    pub(crate) fn encode(&self, dst: &mut impl BufMut) {
+    pub(crate) fn encode(&self, dst: &mut impl Sink) {
         put_cstr(dst, &self.system_id);
         put_cstr(dst, &self.password);
         put_cstr(dst, &self.system_type);
@@ -94,7 +95,7 @@ impl BindResp {
         self.tlvs.sc_interface_version()
     }
 
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<BindResp, DecodeError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Step<BindResp> {
         Ok(BindResp {
             system_id: r.final_cstr("system_id", SYSTEM_ID_MAX)?,
             tlvs: r.tlvs()?,
@@ -105,9 +106,9 @@ impl BindResp {
         self.system_id.len() + 1 + self.tlvs.encoded_len()
     }
 
-    pub(crate) fn encode(&self, dst: &mut impl BufMut) {
+    pub(crate) fn encode(&self, dst: &mut impl Sink) {
         put_cstr(dst, &self.system_id);
-        self.tlvs.encode(dst);
+        self.tlvs.write(dst);
     }
 }
 
@@ -119,7 +120,7 @@ pub struct Outbind {
 }
 
 impl Outbind {
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Outbind, DecodeError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Step<Outbind> {
         let b = Outbind {
             system_id: r.cstr("system_id", SYSTEM_ID_MAX)?,
             password: r.final_cstr("password", PASSWORD_MAX)?,
@@ -132,7 +133,7 @@ impl Outbind {
         self.system_id.len() + self.password.len() + 2
     }
 
-    pub(crate) fn encode(&self, dst: &mut impl BufMut) {
+    pub(crate) fn encode(&self, dst: &mut impl Sink) {
         put_cstr(dst, &self.system_id);
         put_cstr(dst, &self.password);
     }

@@ -1,11 +1,10 @@
 //! cancel_sm (SMPP 3.4 §4.9). cancel_sm_resp has no body (`Body::CancelSmResp`).
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use super::Address;
-use crate::decode::{ADDR_MAX, MESSAGE_ID_MAX, Reader, SERVICE_TYPE_MAX};
-use crate::encode::{put_address, put_cstr};
-use crate::error::DecodeError;
+use crate::decode::{ADDR_MAX, MESSAGE_ID_MAX, Reader, SERVICE_TYPE_MAX, Step};
+use crate::encode::{Sink, put_address, put_cstr};
 
 /// cancel_sm (SMPP 3.4 §4.9.1): cancel one message (message_id set) or every pending message
 /// from source_addr to destination_addr with this service_type (message_id empty).
@@ -18,7 +17,7 @@ pub struct CancelSm {
 }
 
 impl CancelSm {
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<CancelSm, DecodeError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Step<CancelSm> {
         let b = CancelSm {
             service_type: r.cstr("service_type", SERVICE_TYPE_MAX)?,
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
@@ -43,7 +42,7 @@ impl CancelSm {
             + self.destination_addr.encoded_len()
     }
 
-    pub(crate) fn encode(&self, dst: &mut impl BufMut) {
+    pub(crate) fn encode(&self, dst: &mut impl Sink) {
         put_cstr(dst, &self.service_type);
         put_cstr(dst, &self.message_id);
         put_address(dst, &self.source_addr);

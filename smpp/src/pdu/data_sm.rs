@@ -1,12 +1,11 @@
 //! data_sm and data_sm_resp (SMPP 3.4 §4.7).
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use super::Address;
 use super::sm::message_id_resp;
-use crate::decode::{ADDR_MAX_65, Reader, SERVICE_TYPE_MAX};
-use crate::encode::{put_address, put_cstr};
-use crate::error::DecodeError;
+use crate::decode::{ADDR_MAX_65, Reader, SERVICE_TYPE_MAX, Step};
+use crate::encode::{Sink, put_address, put_cstr};
 use crate::tlv::{Tlvs, tlv_accessors};
 
 /// data_sm (SMPP 3.4 §4.7.1): a message whose content travels in TLVs (message_payload).
@@ -23,7 +22,7 @@ pub struct DataSm {
 }
 
 impl DataSm {
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<DataSm, DecodeError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Step<DataSm> {
         Ok(DataSm {
             service_type: r.cstr("service_type", SERVICE_TYPE_MAX)?,
             source_addr: r.address(
@@ -50,12 +49,12 @@ impl DataSm {
             + self.tlvs.encoded_len()
     }
 
-    pub(crate) fn encode(&self, dst: &mut impl BufMut) {
+    pub(crate) fn encode(&self, dst: &mut impl Sink) {
         put_cstr(dst, &self.service_type);
         put_address(dst, &self.source_addr);
         put_address(dst, &self.destination_addr);
         dst.put_slice(&[self.esm_class, self.registered_delivery, self.data_coding]);
-        self.tlvs.encode(dst);
+        self.tlvs.write(dst);
     }
 }
 

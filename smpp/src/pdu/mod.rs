@@ -34,7 +34,8 @@ pub use replace_sm::ReplaceSm;
 pub use submit_multi::{DestAddress, SubmitMulti, SubmitMultiResp, UnsuccessSme};
 pub use submit_sm::{SubmitSm, SubmitSmResp};
 
-use crate::decode::{DecodeMode, Reader};
+use crate::decode::{DecodeMode, Reader, Step, Stop};
+use crate::encode::{SCRATCH_LEN, Scratch, Sink, ToBuf};
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::tlv::Tlvs;
 use crate::{CommandId, CommandStatus, HEADER_LEN, Header};
@@ -235,6 +236,10 @@ impl Body {
 
     /// Writes the body (without the header).
     pub fn encode(&self, dst: &mut impl BufMut) {
+        self.write(&mut ToBuf(dst));
+    }
+
+    fn write(&self, dst: &mut impl Sink) {
         match self {
             Body::BindTransmitter(b) | Body::BindReceiver(b) | Body::BindTransceiver(b) => {
                 b.encode(dst)
@@ -292,7 +297,7 @@ impl Body {
     }
 
     /// Decodes the body of one PDU whose header has been checked.
-    fn decode(r: &mut Reader<'_>, header: Header, frame: &Bytes) -> Result<Body, DecodeError> {
+    fn decode(r: &mut Reader<'_>, header: Header, frame: &Bytes) -> Step<Body> {
         Ok(match header.command_id {
             CommandId::BIND_TRANSMITTER => Body::BindTransmitter(Bind::decode(r)?),
             CommandId::BIND_RECEIVER => Body::BindReceiver(Bind::decode(r)?),
@@ -340,7 +345,7 @@ impl Body {
                 command_id: id,
                 body: frame.slice(HEADER_LEN..),
             },
-            _ if r.strict() => return Err(r.err("command_id", DecodeErrorKind::UnknownCommand)),
+            _ if r.strict() => return Err(r.fail("command_id", DecodeErrorKind::UnknownCommand)),
             id => Body::Raw {
                 command_id: id,
                 body: frame.slice(HEADER_LEN..),
@@ -350,7 +355,7 @@ impl Body {
 }
 
 /// A body-less PDU (SMPP 3.4 §4.11 enquire_link, §4.2 unbind, §4.3 generic_nack …).
-fn empty(r: &Reader<'_>, body: Body) -> Result<Body, DecodeError> {
+fn empty(r: &mut Reader<'_>, body: Body) -> Step<Body> {
     r.finish()?;
     Ok(body)
 }
@@ -361,8 +366,8 @@ fn empty(r: &Reader<'_>, body: Body) -> Result<Body, DecodeError> {
 fn response<T>(
     r: &mut Reader<'_>,
     header: Header,
-    decode: fn(&mut Reader<'_>) -> Result<T, DecodeError>,
-) -> Result<Option<T>, DecodeError> {
+    decode: fn(&mut Reader<'_>) -> Step<T>,
+) -> Step<Option<T>> {
     if r.is_empty() && (!header.command_status.is_ok() || !r.strict()) {
         return Ok(None);
     }
@@ -425,8 +430,27 @@ impl Pdu {
 
     /// Writes the PDU: the header with the computed command_length, then the body.
     pub fn encode(&self, dst: &mut impl BufMut) {
-        dst.put_slice(&self.header().to_bytes());
-        self.body.encode(dst);
+        let len = self.encoded_len();
+        let header = Header {
+            command_length: u32::try_from(len).unwrap_or(u32::MAX),
+            command_id: self.command_id(),
+            command_status: self.command_status,
+            sequence_number: self.sequence_number,
+        };
+        if len <= SCRATCH_LEN {
+            // Assemble on the stack, then one copy into the caller's buffer (see `Sink`).
+            let mut buf = [0u8; SCRATCH_LEN];
+            let mut w = Scratch::new(&mut buf[..len]);
+            w.put_slice(&header.to_bytes());
+            self.body.write(&mut w);
+            if w.written() == len {
+                dst.put_slice(&buf[..len]);
+                return;
+            }
+        }
+        let mut w = ToBuf(dst);
+        w.put_slice(&header.to_bytes());
+        self.body.write(&mut w);
     }
 
     /// The PDU as one contiguous buffer, allocated once at its exact size.
@@ -463,12 +487,14 @@ impl Pdu {
             }
         };
         let mut r = Reader::new(frame, &frame[HEADER_LEN..], header, mode);
-        let body = Body::decode(&mut r, header, frame)?;
-        Ok(Pdu {
-            command_status: header.command_status,
-            sequence_number: header.sequence_number,
-            body,
-        })
+        match Body::decode(&mut r, header, frame) {
+            Ok(body) => Ok(Pdu {
+                command_status: header.command_status,
+                sequence_number: header.sequence_number,
+                body,
+            }),
+            Err(Stop) => Err(r.into_error()),
+        }
     }
 }
 

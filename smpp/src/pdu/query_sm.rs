@@ -1,11 +1,10 @@
 //! query_sm and query_sm_resp (SMPP 3.4 §4.8).
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use super::Address;
-use crate::decode::{ADDR_MAX, MESSAGE_ID_MAX, Reader};
-use crate::encode::{put_address, put_cstr};
-use crate::error::DecodeError;
+use crate::decode::{ADDR_MAX, MESSAGE_ID_MAX, Reader, Step};
+use crate::encode::{Sink, put_address, put_cstr};
 use crate::tlv::MessageState;
 
 /// query_sm (SMPP 3.4 §4.8.1): the state of a previously submitted message.
@@ -17,7 +16,7 @@ pub struct QuerySm {
 }
 
 impl QuerySm {
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<QuerySm, DecodeError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Step<QuerySm> {
         let b = QuerySm {
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
             source_addr: r.final_address(
@@ -33,7 +32,7 @@ impl QuerySm {
         self.message_id.len() + 1 + self.source_addr.encoded_len()
     }
 
-    pub(crate) fn encode(&self, dst: &mut impl BufMut) {
+    pub(crate) fn encode(&self, dst: &mut impl Sink) {
         put_cstr(dst, &self.message_id);
         put_address(dst, &self.source_addr);
     }
@@ -51,7 +50,7 @@ pub struct QuerySmResp {
 }
 
 impl QuerySmResp {
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<QuerySmResp, DecodeError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Step<QuerySmResp> {
         let b = QuerySmResp {
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
             final_date: r.time("final_date")?,
@@ -66,7 +65,7 @@ impl QuerySmResp {
         self.message_id.len() + self.final_date.len() + 4
     }
 
-    pub(crate) fn encode(&self, dst: &mut impl BufMut) {
+    pub(crate) fn encode(&self, dst: &mut impl Sink) {
         put_cstr(dst, &self.message_id);
         put_cstr(dst, &self.final_date);
         dst.put_slice(&[self.message_state.0, self.error_code]);

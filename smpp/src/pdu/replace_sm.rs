@@ -1,11 +1,10 @@
 //! replace_sm (SMPP 3.4 §4.10). replace_sm_resp has no body (`Body::ReplaceSmResp`).
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use super::Address;
-use crate::decode::{ADDR_MAX, MESSAGE_ID_MAX, Reader};
-use crate::encode::{put_address, put_cstr, put_short_message, short_message_len};
-use crate::error::DecodeError;
+use crate::decode::{ADDR_MAX, MESSAGE_ID_MAX, Reader, Step};
+use crate::encode::{Sink, put_address, put_cstr, put_short_message, short_message_len};
 use crate::tlv::{Tlvs, tlv_accessors};
 
 /// replace_sm (SMPP 3.4 §4.10.1): replace a message that is still pending. SMPP 5.0 §4.5.1
@@ -23,7 +22,7 @@ pub struct ReplaceSm {
 }
 
 impl ReplaceSm {
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<ReplaceSm, DecodeError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Step<ReplaceSm> {
         let message_id = r.cstr("message_id", MESSAGE_ID_MAX)?;
         let source_addr = r.address(
             ["source_addr_ton", "source_addr_npi", "source_addr"],
@@ -59,14 +58,14 @@ impl ReplaceSm {
             + self.tlvs.encoded_len()
     }
 
-    pub(crate) fn encode(&self, dst: &mut impl BufMut) {
+    pub(crate) fn encode(&self, dst: &mut impl Sink) {
         put_cstr(dst, &self.message_id);
         put_address(dst, &self.source_addr);
         put_cstr(dst, &self.schedule_delivery_time);
         put_cstr(dst, &self.validity_period);
         dst.put_slice(&[self.registered_delivery, self.sm_default_msg_id]);
         put_short_message(dst, &self.short_message);
-        self.tlvs.encode(dst);
+        self.tlvs.write(dst);
     }
 }
 

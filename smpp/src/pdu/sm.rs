@@ -33,23 +33,31 @@ macro_rules! short_message_pdu {
         impl $name {
             pub(crate) fn decode(
                 r: &mut $crate::decode::Reader<'_>,
-            ) -> Result<Self, $crate::error::DecodeError> {
+            ) -> $crate::decode::Step<Self> {
                 use $crate::decode::{ADDR_MAX, SERVICE_TYPE_MAX};
                 let service_type = r.cstr("service_type", SERVICE_TYPE_MAX)?;
                 let source_addr =
                     r.address(["source_addr_ton", "source_addr_npi", "source_addr"], ADDR_MAX)?;
                 let destination_addr =
                     r.address(["dest_addr_ton", "dest_addr_npi", "destination_addr"], ADDR_MAX)?;
-                let esm_class = r.u8("esm_class")?;
-                let protocol_id = r.u8("protocol_id")?;
-                let priority_flag = r.u8("priority_flag")?;
+                let [esm_class, protocol_id, priority_flag] =
+                    r.octets_n(["esm_class", "protocol_id", "priority_flag"])?;
                 let schedule_delivery_time = r.time("schedule_delivery_time")?;
                 let validity_period = r.time("validity_period")?;
-                let registered_delivery = r.u8("registered_delivery")?;
-                let replace_if_present_flag = r.u8("replace_if_present_flag")?;
-                let data_coding = r.u8("data_coding")?;
-                let sm_default_msg_id = r.u8("sm_default_msg_id")?;
-                let short_message = r.short_message()?;
+                let [
+                    registered_delivery,
+                    replace_if_present_flag,
+                    data_coding,
+                    sm_default_msg_id,
+                    sm_length,
+                ] = r.octets_n([
+                    "registered_delivery",
+                    "replace_if_present_flag",
+                    "data_coding",
+                    "sm_default_msg_id",
+                    "sm_length",
+                ])?;
+                let short_message = r.short_message_of(sm_length)?;
                 let tlvs = r.tlvs()?;
                 r.check_payload(&short_message, &tlvs)?;
                 Ok($name {
@@ -84,7 +92,7 @@ macro_rules! short_message_pdu {
                     + self.tlvs.encoded_len()
             }
 
-            pub(crate) fn encode(&self, dst: &mut impl bytes::BufMut) {
+            pub(crate) fn encode(&self, dst: &mut impl $crate::encode::Sink) {
                 use $crate::encode::{put_address, put_cstr, put_short_message};
                 put_cstr(dst, &self.service_type);
                 put_address(dst, &self.source_addr);
@@ -99,7 +107,7 @@ macro_rules! short_message_pdu {
                     self.sm_default_msg_id,
                 ]);
                 put_short_message(dst, &self.short_message);
-                self.tlvs.encode(dst);
+                self.tlvs.write(dst);
             }
 
             /// The user data header indicator (esm_class bit 6, SMPP 3.4 §5.2.12): the
@@ -110,10 +118,10 @@ macro_rules! short_message_pdu {
 
             /// The message octets: short_message, or message_payload when short_message is
             /// empty (SMPP 3.4 §5.3.2.32).
-            pub fn payload(&self) -> &bytes::Bytes {
+            pub fn payload(&self) -> bytes::Bytes {
                 match self.tlvs.message_payload() {
                     Some(p) if self.short_message.is_empty() => p,
-                    _ => &self.short_message,
+                    _ => self.short_message.clone(),
                 }
             }
         }
@@ -143,7 +151,7 @@ macro_rules! message_id_resp {
 
             pub(crate) fn decode(
                 r: &mut $crate::decode::Reader<'_>,
-            ) -> Result<Self, $crate::error::DecodeError> {
+            ) -> $crate::decode::Step<Self> {
                 let message_id = r.final_cstr("message_id", $crate::decode::MESSAGE_ID_MAX)?;
                 let tlvs = r.tlvs()?;
                 Ok($name { message_id, tlvs })
@@ -153,9 +161,9 @@ macro_rules! message_id_resp {
                 self.message_id.len() + 1 + self.tlvs.encoded_len()
             }
 
-            pub(crate) fn encode(&self, dst: &mut impl bytes::BufMut) {
+            pub(crate) fn encode(&self, dst: &mut impl $crate::encode::Sink) {
                 $crate::encode::put_cstr(dst, &self.message_id);
-                self.tlvs.encode(dst);
+                self.tlvs.write(dst);
             }
         }
 

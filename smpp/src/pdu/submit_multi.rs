@@ -1,12 +1,12 @@
 //! submit_multi and submit_multi_resp (SMPP 3.4 §4.5).
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 use super::Address;
 use crate::CommandStatus;
-use crate::decode::{ADDR_MAX, MESSAGE_ID_MAX, Reader, SERVICE_TYPE_MAX};
-use crate::encode::{put_address, put_cstr, put_short_message, short_message_len};
-use crate::error::{DecodeError, DecodeErrorKind};
+use crate::decode::{ADDR_MAX, MESSAGE_ID_MAX, Reader, SERVICE_TYPE_MAX, Step};
+use crate::encode::{Sink, put_address, put_cstr, put_short_message, short_message_len};
+use crate::error::DecodeErrorKind;
 use crate::tlv::{Tlvs, tlv_accessors};
 
 /// SMPP 3.4 §4.5.1: "A maximum of 254 destination addresses are allowed." number_of_dests is
@@ -26,7 +26,7 @@ impl DestAddress {
     const SME: u8 = 1;
     const DISTRIBUTION_LIST: u8 = 2;
 
-    fn decode(r: &mut Reader<'_>) -> Result<DestAddress, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Step<DestAddress> {
         match r.u8("dest_flag")? {
             Self::SME => Ok(DestAddress::Sme(r.address(
                 ["dest_addr_ton", "dest_addr_npi", "destination_addr"],
@@ -35,7 +35,7 @@ impl DestAddress {
             Self::DISTRIBUTION_LIST => {
                 Ok(DestAddress::DistributionList(r.cstr("dl_name", ADDR_MAX)?))
             }
-            _ => Err(r.err("dest_flag", DecodeErrorKind::InvalidValue)),
+            _ => Err(r.fail("dest_flag", DecodeErrorKind::InvalidValue)),
         }
     }
 
@@ -46,7 +46,7 @@ impl DestAddress {
         }
     }
 
-    fn encode(&self, dst: &mut impl BufMut) {
+    fn encode(&self, dst: &mut impl Sink) {
         match self {
             DestAddress::Sme(a) => {
                 dst.put_u8(Self::SME);
@@ -82,7 +82,7 @@ pub struct SubmitMulti {
 }
 
 impl SubmitMulti {
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<SubmitMulti, DecodeError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Step<SubmitMulti> {
         let service_type = r.cstr("service_type", SERVICE_TYPE_MAX)?;
         let source_addr = r.address(
             ["source_addr_ton", "source_addr_npi", "source_addr"],
@@ -90,7 +90,7 @@ impl SubmitMulti {
         )?;
         let n = usize::from(r.u8("number_of_dests")?);
         if r.strict() && (n == 0 || n > MAX_DESTS) {
-            return Err(r.err("number_of_dests", DecodeErrorKind::InvalidValue));
+            return Err(r.fail("number_of_dests", DecodeErrorKind::InvalidValue));
         }
         // Each entry takes at least 2 octets (dest_flag 2 and an empty dl_name), so capping the
         // capacity at half of what is left bounds the allocation by the PDU's size.
@@ -151,7 +151,7 @@ impl SubmitMulti {
             + self.tlvs.encoded_len()
     }
 
-    pub(crate) fn encode(&self, dst: &mut impl BufMut) {
+    pub(crate) fn encode(&self, dst: &mut impl Sink) {
         put_cstr(dst, &self.service_type);
         put_address(dst, &self.source_addr);
         let dests = self.dests();
@@ -169,7 +169,7 @@ impl SubmitMulti {
             self.sm_default_msg_id,
         ]);
         put_short_message(dst, &self.short_message);
-        self.tlvs.encode(dst);
+        self.tlvs.write(dst);
     }
 }
 
@@ -194,7 +194,7 @@ pub struct SubmitMultiResp {
 }
 
 impl SubmitMultiResp {
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<SubmitMultiResp, DecodeError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Step<SubmitMultiResp> {
         let message_id = r.final_cstr("message_id", MESSAGE_ID_MAX)?;
         // Lenient: some SMSCs stop after message_id when every destination succeeded.
         let n = if r.is_empty() && !r.strict() {
@@ -235,7 +235,7 @@ impl SubmitMultiResp {
             + self.tlvs.encoded_len()
     }
 
-    pub(crate) fn encode(&self, dst: &mut impl BufMut) {
+    pub(crate) fn encode(&self, dst: &mut impl Sink) {
         put_cstr(dst, &self.message_id);
         let smes = self.smes();
         dst.put_u8(smes.len() as u8);
@@ -243,7 +243,7 @@ impl SubmitMultiResp {
             put_address(dst, &s.addr);
             dst.put_u32(s.error_status_code.0);
         }
-        self.tlvs.encode(dst);
+        self.tlvs.write(dst);
     }
 }
 
