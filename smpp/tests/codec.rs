@@ -236,3 +236,106 @@ async fn stream_ending_mid_pdu() {
         "{err:?}"
     );
 }
+
+/// Frames and the final error, feeding `stream` to the decoder in chunks of the given sizes.
+fn decode_chunked(stream: &[u8], sizes: &[usize]) -> (Vec<Frame>, bool) {
+    use tokio_util::codec::Decoder;
+    let mut codec = PduCodec::default();
+    let mut buf = bytes::BytesMut::new();
+    let mut frames = Vec::new();
+    let mut rest = stream;
+    for &size in sizes.iter().cycle() {
+        let n = size.max(1).min(rest.len());
+        buf.extend_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        loop {
+            match codec.decode(&mut buf) {
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => break,
+                Err(_) => return (frames, true),
+            }
+        }
+        if rest.is_empty() {
+            break;
+        }
+    }
+    (frames, codec.decode_eof(&mut buf).is_err())
+}
+
+/// A header with a plausible length (mostly 16..=80, sometimes anything) and a known or
+/// random command id, then a body of random octets.
+fn pdu_like() -> impl Strategy<Value = Vec<u8>> {
+    let id = prop_oneof![
+        proptest::sample::select(CommandId::ALL.to_vec()).prop_map(|c| c.0),
+        any::<u32>(),
+    ];
+    let len = prop_oneof![9 => 16u32..80, 1 => any::<u32>()];
+    (
+        len,
+        id,
+        any::<u32>(),
+        any::<u32>(),
+        // Mostly NULs and digits, so C-octet strings and small integers often parse.
+        proptest::collection::vec(
+            prop_oneof![3 => Just(0u8), 5 => b'0'..=b'9', 2 => any::<u8>()],
+            0..64,
+        ),
+    )
+        .prop_map(|(len, id, status, seq, body)| {
+            let mut v = Vec::with_capacity(16 + body.len());
+            for word in [len, id, status, seq] {
+                v.extend_from_slice(&word.to_be_bytes());
+            }
+            v.extend_from_slice(&body);
+            v
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The fuzz target `framing`, as a property: chunking never changes what comes out.
+    #[test]
+    fn chunking_never_changes_the_frames(
+        parts in proptest::collection::vec(pdu_like(), 0..6),
+        sizes in proptest::collection::vec(1usize..20, 1..6),
+    ) {
+        let stream = parts.concat();
+        let whole = decode_chunked(&stream, &[stream.len().max(1)]);
+        let chunked = decode_chunked(&stream, &sizes);
+        prop_assert_eq!(whole, chunked);
+    }
+
+    /// The fuzz target `decode_pdu`, as a property: whatever decodes re-encodes to bytes that
+    /// decode to the same PDU, in both modes.
+    #[test]
+    fn decoded_pdus_round_trip(mut frame in pdu_like()) {
+        let len = u32::try_from(frame.len()).unwrap();
+        frame[..4].copy_from_slice(&len.to_be_bytes());
+        let frame = bytes::Bytes::from(frame);
+        for mode in [DecodeMode::Strict, DecodeMode::Lenient] {
+            if let Ok(pdu) = Pdu::decode(&frame, mode) {
+                let again = Pdu::decode(&pdu.to_bytes(), mode);
+                prop_assert_eq!(again.as_ref(), Ok(&pdu), "{:?}", mode);
+            }
+        }
+    }
+}
+
+/// `decoded_pdus_round_trip` is only worth something if many generated frames decode.
+#[test]
+fn round_trip_inputs_often_decode() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = pdu_like();
+    let mut decoded = 0;
+    for _ in 0..2000 {
+        let mut frame = strategy.new_tree(&mut runner).unwrap().current();
+        let len = u32::try_from(frame.len()).unwrap();
+        frame[..4].copy_from_slice(&len.to_be_bytes());
+        if Pdu::decode(&bytes::Bytes::from(frame), DecodeMode::Lenient).is_ok() {
+            decoded += 1;
+        }
+    }
+    assert!(decoded > 200, "only {decoded} of 2000 decoded");
+}
