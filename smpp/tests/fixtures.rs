@@ -496,7 +496,7 @@ fn malformed_fixtures_fail_as_stated() {
             assert_eq!(&outcome_of(&got), want, "{name} {mode:?}: {got:?}");
             if let Err(e) = &got {
                 // Display names the field.
-                assert!(e.to_string().contains(&e.field), "{name}: {e}");
+                assert!(e.to_string().contains(e.field), "{name}: {e}");
             }
             if let Ok(pdu) = got {
                 // What lenient mode accepted re-encodes, and reads back as itself.
