@@ -1,5 +1,5 @@
 use super::*;
-use crate::tlv::{Tlv, TlvTag};
+use crate::tlv::{Tlv, TlvTag, Tlvs};
 
 fn frame(id: u32, status: u32, seq: u32, body: &[u8]) -> Bytes {
     let mut v = Vec::with_capacity(16 + body.len());
@@ -240,4 +240,159 @@ fn constructors() {
     let p = Pdu::new(1, Body::BindTransceiver(bind)).with_status(CommandStatus(0));
     assert_eq!(p.encoded_len(), 16 + 7 + 7 + 1 + 3 + 1);
     assert!(p.tlvs().is_none());
+}
+
+#[test]
+fn address_limits_depend_on_the_operation() {
+    // 30 digits: too long for submit_sm (21 with the NUL), fine for data_sm (65).
+    let long = Address::international(Bytes::from(vec![b'9'; 30]));
+    let sm = Pdu::new(
+        1,
+        Body::SubmitSm(SubmitSm {
+            destination_addr: long.clone(),
+            ..SubmitSm::default()
+        }),
+    );
+    let e = Pdu::decode(&sm.to_bytes(), DecodeMode::Strict).unwrap_err();
+    assert_eq!(e.field, "destination_addr");
+    assert_eq!(e.kind, DecodeErrorKind::TooLong { max: 21, len: 31 });
+    assert_eq!(e.status(), CommandStatus::ESME_RINVDSTADR);
+    assert_eq!(
+        Pdu::decode(&sm.to_bytes(), DecodeMode::Lenient).unwrap(),
+        sm
+    );
+
+    let data = Pdu::new(
+        2,
+        Body::DataSm(DataSm {
+            destination_addr: long,
+            ..DataSm::default()
+        }),
+    );
+    assert_eq!(
+        Pdu::decode(&data.to_bytes(), DecodeMode::Strict).unwrap(),
+        data
+    );
+}
+
+#[test]
+fn last_field_without_nul_in_lenient_mode() {
+    // outbind password, bind_resp system_id, cancel_sm destination_addr.
+    let cases: [(u32, &[u8], Body); 3] = [
+        (
+            0x0B,
+            b"SMSC\0pw",
+            Body::Outbind(Outbind {
+                system_id: Bytes::from_static(b"SMSC"),
+                password: Bytes::from_static(b"pw"),
+            }),
+        ),
+        (
+            0x8000_0009,
+            b"SMSC",
+            Body::BindTransceiverResp(Some(BindResp::new(Bytes::from_static(b"SMSC")))),
+        ),
+        (
+            0x08,
+            b"\0id\0\x05\x00G\0\x01\x0144",
+            Body::CancelSm(CancelSm {
+                service_type: Bytes::new(),
+                message_id: Bytes::from_static(b"id"),
+                source_addr: Address::new(5, 0, Bytes::from_static(b"G")),
+                destination_addr: Address::international(Bytes::from_static(b"44")),
+            }),
+        ),
+    ];
+    for (id, body, want) in cases {
+        let f = frame(id, 0, 1, body);
+        let [strict, lenient] = both_modes(&f);
+        assert_eq!(
+            strict.unwrap_err().kind,
+            DecodeErrorKind::MissingNul,
+            "{id:#x}"
+        );
+        assert_eq!(lenient.unwrap().body, want, "{id:#x}");
+    }
+}
+
+#[test]
+fn submit_multi_resp_that_stops_after_message_id() {
+    let f = frame(0x8000_0021, 0, 1, b"m-1\0");
+    let [strict, lenient] = both_modes(&f);
+    assert_eq!(strict.unwrap_err().field, "no_unsuccess");
+    assert_eq!(
+        lenient.unwrap().body,
+        Body::SubmitMultiResp(Some(SubmitMultiResp {
+            message_id: Bytes::from_static(b"m-1"),
+            ..SubmitMultiResp::default()
+        }))
+    );
+}
+
+#[test]
+fn query_sm_resp_final_date_must_be_a_time_in_strict_mode() {
+    let f = frame(0x8000_0003, 0, 1, b"id\x002601\0\x02\x00");
+    let [strict, lenient] = both_modes(&f);
+    let e = strict.unwrap_err();
+    assert_eq!(
+        (e.field, e.kind),
+        ("final_date", DecodeErrorKind::InvalidValue)
+    );
+    let Body::QuerySmResp(Some(q)) = lenient.unwrap().body else {
+        panic!()
+    };
+    assert_eq!(&q.final_date[..], b"2601");
+    assert_eq!(q.message_state, crate::MessageState::DELIVERED);
+}
+
+#[test]
+fn tlvs_on_every_body_that_takes_them() {
+    let tlv = Tlv::u8(TlvTag::PAYLOAD_TYPE, 1);
+    let bodies = [
+        Body::BindTransmitterResp(Some(BindResp::new(Bytes::new()).with_tlv(tlv.clone()))),
+        Body::SubmitSm(SubmitSm::default().with_tlv(tlv.clone())),
+        Body::SubmitSmResp(Some(SubmitSmResp::new(Bytes::new()).with_tlv(tlv.clone()))),
+        Body::SubmitMulti(
+            SubmitMulti {
+                dest_addresses: vec![DestAddress::DistributionList(Bytes::from_static(b"l"))],
+                ..SubmitMulti::default()
+            }
+            .with_tlv(tlv.clone()),
+        ),
+        Body::SubmitMultiResp(Some(SubmitMultiResp::default().with_tlv(tlv.clone()))),
+        Body::DeliverSm(DeliverSm::default().with_tlv(tlv.clone())),
+        Body::DeliverSmResp(Some(DeliverSmResp::default().with_tlv(tlv.clone()))),
+        Body::DataSm(DataSm::default().with_tlv(tlv.clone())),
+        Body::DataSmResp(Some(DataSmResp::default().with_tlv(tlv.clone()))),
+        Body::ReplaceSm(ReplaceSm::default().with_tlv(tlv.clone())),
+        Body::AlertNotification(AlertNotification::default().with_tlv(tlv.clone())),
+    ];
+    for body in bodies {
+        let pdu = Pdu::new(1, body);
+        assert_eq!(pdu.tlvs().map(Tlvs::len), Some(1), "{:?}", pdu.command_id());
+        let back = Pdu::decode(&pdu.to_bytes(), DecodeMode::Strict).unwrap();
+        assert_eq!(back, pdu);
+        let got = back.tlvs().and_then(|t| t.iter().next());
+        assert_eq!(got, Some(tlv.clone()));
+    }
+}
+
+#[test]
+fn lenient_drops_a_broken_tlv_tail() {
+    // A good TLV, then 3 octets that cannot be a TLV header.
+    let mut body = b"id\0".to_vec();
+    body.extend([0x04, 0x25, 0x00, 0x01, 0x00, 0xAA, 0xBB, 0xCC]);
+    let f = frame(0x8000_0103, 0, 1, &body);
+    let [strict, lenient] = both_modes(&f);
+    let e = strict.unwrap_err();
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::BadTlv {
+            tag: Some(TlvTag(0xAABB))
+        }
+    );
+    assert_eq!(e.status(), CommandStatus::ESME_RINVTLVSTREAM);
+    let pdu = lenient.unwrap();
+    assert_eq!(pdu.tlvs().map(Tlvs::len), Some(1));
+    assert_eq!(pdu.encoded_len(), f.len() - 3);
 }
