@@ -9,6 +9,8 @@
 //! - [`routes`]: routes.yaml loaded, validated and compiled into an immutable prefix table.
 //! - [`router`]: the pure routing decision, its explanation, and carrier health scores.
 //! - [`dlr`]: delivery receipt correlation, id normalisation, deadlines, multipart status.
+//! - [`store`]: durable messages, attempts, idempotency and pending indexes; group commit.
+//! - [`api`]: the HTTP API (`fn router(state) -> Router`): accept, status, keys, limits, metrics.
 
 pub mod carrier;
 pub mod cli;
@@ -18,3 +20,5 @@ pub mod text;
 pub mod dlr;
 pub mod router;
 pub mod routes;
+pub mod api;
+pub mod store;

@@ -1,0 +1,1 @@
+//! The HTTP API: the accept side of the gateway (being built).

@@ -1,0 +1,503 @@
+//! The one writer: group commit.
+//!
+//! Every change to the store goes through one channel to one thread. The thread takes what
+//! is queued (up to `max_batch` items, optionally waiting `max_delay` for more), applies it to
+//! an in-memory view of the records it touches, writes each changed key once in a single
+//! engine batch, syncs the journal once, and only then answers the callers. So N concurrent
+//! accepts cost one fsync, not N, and a caller's answer always comes after the fsync that
+//! holds its message.
+//!
+//! Being the only writer also makes read-modify-write safe without locks: the idempotency
+//! check and insert, a state change that must respect "final is final", and the partial
+//! updates of an attempt all see every earlier write, including those of the same group.
+//!
+//! Why a thread and not a task: the engine's calls block (disk I/O, fsync), and a blocking
+//! call on a runtime worker would stall unrelated requests on a 2-core machine.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::time::{Duration, Instant};
+
+use fjall::{Database, PersistMode};
+use tokio::sync::oneshot;
+
+use super::codec;
+use super::model::{
+    Accepted, Attempt, AttemptOutcome, IdempotencyRecord, Message, MessageId, NewMessage, Write,
+    WriteOutcome,
+};
+use super::{Keyspaces, Stats, StoreError};
+
+/// Highest segment index a `SegmentResp` may name: a concatenated SMS has at most 255 parts
+/// (the UDH total is one octet), so anything above is a caller bug, not a reason to grow a
+/// vector to 65,535 entries.
+const MAX_SEGMENT_INDEX: u16 = 254;
+
+pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+pub(super) enum Command {
+    Accept {
+        messages: Vec<NewMessage>,
+        reply: Reply<Vec<Accepted>>,
+    },
+    Write {
+        writes: Vec<Write>,
+        /// `None`: fire-and-forget. The write is ordered with everything else on the channel
+        /// and goes out with the next commit, but nobody waits for it.
+        reply: Option<Reply<Vec<WriteOutcome>>>,
+    },
+    /// Answered after the group it falls in has committed: proves the writer is alive and
+    /// the engine takes writes.
+    Ping { reply: Reply<()> },
+    /// Commit what came before, then stop.
+    Shutdown { reply: oneshot::Sender<()> },
+}
+
+impl Command {
+    /// Items this command adds to a group, for the `max_batch` cap.
+    fn weight(&self) -> usize {
+        match self {
+            Command::Accept { messages, .. } => messages.len().max(1),
+            Command::Write { writes, .. } => writes.len().max(1),
+            Command::Ping { .. } | Command::Shutdown { .. } => 1,
+        }
+    }
+}
+
+pub(super) struct Writer {
+    pub db: Database,
+    pub ks: Keyspaces,
+    pub rx: Receiver<Command>,
+    pub max_batch: usize,
+    pub max_delay: Duration,
+    pub healthy: Arc<AtomicBool>,
+    pub stats: Arc<Stats>,
+}
+
+impl Writer {
+    pub fn run(self) {
+        let mut group: Vec<Command> = Vec::with_capacity(64);
+        loop {
+            // Blocks until there is work; every sender gone means every `Store` handle was
+            // dropped, and there is nothing left to do.
+            let Ok(first) = self.rx.recv() else { return };
+            let mut weight = first.weight();
+            let mut stop = matches!(first, Command::Shutdown { .. });
+            group.push(first);
+            let deadline = Instant::now() + self.max_delay;
+            while weight < self.max_batch && !stop {
+                let next = match self.rx.try_recv() {
+                    Ok(c) => c,
+                    Err(TryRecvError::Disconnected) => break,
+                    Err(TryRecvError::Empty) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        match self.rx.recv_timeout(left) {
+                            Ok(c) => c,
+                            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                                break;
+                            }
+                        }
+                    }
+                };
+                weight += next.weight();
+                stop = matches!(next, Command::Shutdown { .. });
+                group.push(next);
+            }
+            self.commit_group(&mut group, weight);
+            if stop {
+                return;
+            }
+        }
+    }
+
+    fn commit_group(&self, group: &mut Vec<Command>, weight: usize) {
+        let started = Instant::now();
+        let mut view = View::new(&self.ks);
+        // Answers are held until the commit: nothing may be acknowledged before it is durable.
+        let mut answers: Vec<Answer> = Vec::with_capacity(group.len());
+        let mut awaited = false;
+        for cmd in group.drain(..) {
+            match cmd {
+                Command::Accept { messages, reply } => {
+                    awaited = true;
+                    let result = view
+                        .preload_accept(&messages)
+                        .map(|()| messages.into_iter().map(|m| view.accept(m)).collect());
+                    answers.push(Answer::Accept(reply, result));
+                }
+                Command::Write { writes, reply } => {
+                    awaited |= reply.is_some();
+                    let result = view
+                        .preload_writes(&writes)
+                        .map(|()| writes.iter().map(|w| view.apply(w)).collect());
+                    if let (None, Err(e)) = (&reply, &result) {
+                        tracing::warn!(error = %e, "store: unacknowledged write dropped");
+                        metrics::counter!("gannet_store_write_errors_total").increment(1);
+                    }
+                    answers.push(Answer::Write(reply, result));
+                }
+                Command::Ping { reply } => {
+                    awaited = true;
+                    answers.push(Answer::Ping(reply));
+                }
+                Command::Shutdown { reply } => answers.push(Answer::Shutdown(reply)),
+            }
+        }
+
+        let view_was_empty = view.is_empty();
+        let committed = if view_was_empty {
+            Ok(())
+        } else {
+            // A group with nobody waiting still reaches the OS, so it survives a process
+            // crash; the next awaited commit's journal sync takes it to the disk.
+            let mode = if awaited {
+                PersistMode::SyncAll
+            } else {
+                PersistMode::Buffer
+            };
+            view.commit(&self.db, mode)
+        };
+        if let Err(e) = &committed {
+            // The engine poisons itself after a failed journal write; say so everywhere.
+            self.healthy.store(false, Ordering::Release);
+            tracing::error!(error = %e, "store: commit failed; refusing writes");
+        }
+        if !view_was_empty && committed.is_ok() {
+            self.stats.commits.fetch_add(1, Ordering::Relaxed);
+            self.stats.items.fetch_add(weight as u64, Ordering::Relaxed);
+            metrics::counter!("gannet_store_commits_total").increment(1);
+            metrics::histogram!("gannet_store_commit_items").record(weight as f64);
+            metrics::histogram!("gannet_store_commit_seconds")
+                .record(started.elapsed().as_secs_f64());
+        }
+
+        for answer in answers {
+            answer.send(committed.as_ref().err());
+        }
+    }
+}
+
+enum Answer {
+    Accept(Reply<Vec<Accepted>>, Result<Vec<Accepted>, StoreError>),
+    Write(
+        Option<Reply<Vec<WriteOutcome>>>,
+        Result<Vec<WriteOutcome>, StoreError>,
+    ),
+    Ping(Reply<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+impl Answer {
+    /// A failed commit turns every answer into that failure. A caller that went away (its
+    /// request was cancelled) is not an error: its message is durable all the same.
+    fn send(self, failed: Option<&StoreError>) {
+        fn fail<T>(r: Result<T, StoreError>, failed: Option<&StoreError>) -> Result<T, StoreError> {
+            failed.map_or(r, |e| Err(e.clone()))
+        }
+        match self {
+            Answer::Accept(reply, r) => {
+                let _ = reply.send(fail(r, failed));
+            }
+            Answer::Write(Some(reply), r) => {
+                let _ = reply.send(fail(r, failed));
+            }
+            Answer::Write(None, _) => {}
+            Answer::Ping(reply) => {
+                let _ = reply.send(fail(Ok(()), failed));
+            }
+            Answer::Shutdown(reply) => {
+                let _ = reply.send(());
+            }
+        }
+    }
+}
+
+/// A record as the group sees it: loaded from the engine (or absent), possibly changed.
+struct Slot<T> {
+    value: Option<T>,
+    dirty: bool,
+}
+
+/// The records one group reads and changes. Every key is written at most once per engine
+/// batch (entries of one batch share a sequence number, so two writes of a key in one batch
+/// would not have a defined order).
+struct View<'a> {
+    ks: &'a Keyspaces,
+    messages: HashMap<MessageId, Slot<Message>>,
+    attempts: HashMap<(MessageId, u16), Slot<Attempt>>,
+    idempotency: HashMap<Vec<u8>, Slot<IdempotencyRecord>>,
+    /// true: insert into the pending index; false: remove.
+    pending: HashMap<MessageId, bool>,
+}
+
+impl<'a> View<'a> {
+    fn new(ks: &'a Keyspaces) -> Self {
+        View {
+            ks,
+            messages: HashMap::new(),
+            attempts: HashMap::new(),
+            idempotency: HashMap::new(),
+            pending: HashMap::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+            && !self.messages.values().any(|s| s.dirty)
+            && !self.attempts.values().any(|s| s.dirty)
+            && !self.idempotency.values().any(|s| s.dirty)
+    }
+
+    // ---- loading: the only fallible part, done before a command changes anything, so a
+    // ---- command either applies whole or not at all.
+
+    fn preload_accept(&mut self, messages: &[NewMessage]) -> Result<(), StoreError> {
+        for m in messages {
+            if let Some(key) = &m.message.idempotency_key {
+                let k = codec::idempotency_key(&m.message.client, key);
+                if let Entry::Vacant(e) = self.idempotency.entry(k) {
+                    let value = match self.ks.idempotency.get(e.key())? {
+                        Some(bytes) => {
+                            Some(codec::decode_idempotency(&bytes).map_err(|source| {
+                                StoreError::Corrupt {
+                                    what: "idempotency entry",
+                                    key: format!("{}/{key}", m.message.client),
+                                    source,
+                                }
+                            })?)
+                        }
+                        None => None,
+                    };
+                    e.insert(Slot {
+                        value,
+                        dirty: false,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn preload_writes(&mut self, writes: &[Write]) -> Result<(), StoreError> {
+        for w in writes {
+            let id = w.id();
+            if let Entry::Vacant(e) = self.messages.entry(id) {
+                let value = match self.ks.messages.get(id.as_bytes())? {
+                    Some(bytes) => Some(codec::decode_message(id, &bytes).map_err(|source| {
+                        StoreError::Corrupt {
+                            what: "message",
+                            key: id.to_string(),
+                            source,
+                        }
+                    })?),
+                    None => None,
+                };
+                e.insert(Slot {
+                    value,
+                    dirty: false,
+                });
+            }
+            let n = match w {
+                Write::SegmentResp { n, .. } | Write::Receipt { n, .. } => *n,
+                Write::State { .. } | Write::Attempt { .. } => continue,
+            };
+            if let Entry::Vacant(e) = self.attempts.entry((id, n)) {
+                let value = match self.ks.attempts.get(codec::attempt_key(id, n))? {
+                    Some(bytes) => Some(codec::decode_attempt(n, &bytes).map_err(|source| {
+                        StoreError::Corrupt {
+                            what: "attempt",
+                            key: format!("{id}/{n}"),
+                            source,
+                        }
+                    })?),
+                    None => None,
+                };
+                e.insert(Slot {
+                    value,
+                    dirty: false,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    // ---- applying: infallible, in channel order.
+
+    fn accept(&mut self, new: NewMessage) -> Accepted {
+        let NewMessage { message, replay } = new;
+        if let Some(key) = &message.idempotency_key {
+            let k = codec::idempotency_key(&message.client, key);
+            let (fingerprint, answer) =
+                replay.map_or(([0; 32], Vec::new()), |r| (r.fingerprint, r.answer));
+            let slot = self.idempotency.entry(k).or_insert(Slot {
+                value: None,
+                dirty: false,
+            });
+            if let Some(first) = &slot.value {
+                return if first.fingerprint == fingerprint {
+                    Accepted::Replayed {
+                        id: first.id,
+                        answer: first.answer.clone(),
+                    }
+                } else {
+                    Accepted::Conflict { id: first.id }
+                };
+            }
+            slot.value = Some(IdempotencyRecord {
+                id: message.id,
+                fingerprint,
+                answer,
+            });
+            slot.dirty = true;
+        }
+        if !message.state.is_final() {
+            self.pending.insert(message.id, true);
+        }
+        self.messages.insert(
+            message.id,
+            Slot {
+                value: Some(message),
+                dirty: true,
+            },
+        );
+        Accepted::New
+    }
+
+    fn apply(&mut self, w: &Write) -> WriteOutcome {
+        let id = w.id();
+        let Some(slot) = self.messages.get_mut(&id) else {
+            return WriteOutcome::NotFound;
+        };
+        let Some(message) = slot.value.as_mut() else {
+            return WriteOutcome::NotFound;
+        };
+        match w {
+            Write::State {
+                state,
+                at_ms,
+                error,
+                ..
+            } => {
+                if message.state.is_final() {
+                    return WriteOutcome::Ignored {
+                        current: message.state,
+                    };
+                }
+                message.state = *state;
+                message.updated_at_ms = *at_ms;
+                if error.is_some() {
+                    message.error.clone_from(error);
+                }
+                slot.dirty = true;
+                if state.is_final() {
+                    self.pending.insert(id, false);
+                }
+                WriteOutcome::Applied
+            }
+            Write::Attempt { attempt, .. } => {
+                self.attempts.insert(
+                    (id, attempt.n),
+                    Slot {
+                        value: Some(attempt.clone()),
+                        dirty: true,
+                    },
+                );
+                WriteOutcome::Applied
+            }
+            Write::SegmentResp {
+                n,
+                segment,
+                carrier_id,
+                status,
+                at_ms,
+                ..
+            } => {
+                let Some(slot) = self.attempts.get_mut(&(id, *n)) else {
+                    return WriteOutcome::NotFound;
+                };
+                let Some(a) = slot.value.as_mut() else {
+                    return WriteOutcome::NotFound;
+                };
+                if *segment > MAX_SEGMENT_INDEX {
+                    return WriteOutcome::NotFound;
+                }
+                let i = usize::from(*segment);
+                if a.carrier_ids.len() <= i {
+                    a.carrier_ids.resize(i + 1, String::new());
+                }
+                a.carrier_ids[i].clone_from(carrier_id);
+                a.submitted_at_ms.get_or_insert(*at_ms);
+                // The first refusal of any segment is what explains the attempt.
+                if a.resp_status.is_none_or(|s| s == 0) {
+                    a.resp_status = Some(*status);
+                }
+                if *status != 0 {
+                    a.outcome = AttemptOutcome::Refused;
+                } else if a.outcome == AttemptOutcome::Pending {
+                    a.outcome = AttemptOutcome::Submitted;
+                }
+                slot.dirty = true;
+                WriteOutcome::Applied
+            }
+            Write::Receipt {
+                n,
+                status,
+                error_code,
+                at_ms,
+                outcome,
+                ..
+            } => {
+                let Some(slot) = self.attempts.get_mut(&(id, *n)) else {
+                    return WriteOutcome::NotFound;
+                };
+                let Some(a) = slot.value.as_mut() else {
+                    return WriteOutcome::NotFound;
+                };
+                a.receipt_status = Some(status.clone());
+                a.error_code.clone_from(error_code);
+                a.receipt_at_ms = Some(*at_ms);
+                a.outcome = *outcome;
+                slot.dirty = true;
+                WriteOutcome::Applied
+            }
+        }
+    }
+
+    fn commit(self, db: &Database, mode: PersistMode) -> Result<(), StoreError> {
+        let mut batch = db.batch().durability(Some(mode));
+        for (id, slot) in self.messages {
+            if let (true, Some(m)) = (slot.dirty, &slot.value) {
+                batch.insert(&self.ks.messages, id.as_bytes(), codec::encode_message(m));
+            }
+        }
+        for ((id, n), slot) in self.attempts {
+            if let (true, Some(a)) = (slot.dirty, &slot.value) {
+                batch.insert(
+                    &self.ks.attempts,
+                    codec::attempt_key(id, n),
+                    codec::encode_attempt(a),
+                );
+            }
+        }
+        for (k, slot) in self.idempotency {
+            if let (true, Some(r)) = (slot.dirty, &slot.value) {
+                batch.insert(&self.ks.idempotency, k, codec::encode_idempotency(r));
+            }
+        }
+        for (id, present) in self.pending {
+            if present {
+                batch.insert(&self.ks.pending, id.as_bytes(), []);
+            } else {
+                batch.remove(&self.ks.pending, id.as_bytes());
+            }
+        }
+        batch.commit()?;
+        Ok(())
+    }
+}
