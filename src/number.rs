@@ -427,10 +427,12 @@ impl NumberParser {
     ///
     /// `default_region` (ISO 3166 alpha-2, any case) is the country a national number such as
     /// `020 7946 0958` is read in; its own international prefix (`011` in the US) is honoured.
-    /// `+` and `00` always introduce an international number. Accepted besides digits (ASCII
-    /// and the common native scripts: Devanagari, Arabic-Indic, full-width, ...): whitespace,
-    /// `-` `.` `/` `(` `)` `[` `]` and their typographic variants, invisible direction marks, a
-    /// leading `tel:`.
+    /// `+` always introduces an international number; so does a leading `00` when there is no
+    /// default country or the default country's reading is not valid.
+    ///
+    /// Accepted besides digits (ASCII and the common native scripts: Devanagari, Arabic-Indic,
+    /// full-width, ...): whitespace, `-` `.` `/` `(` `)` `[` `]` and their typographic
+    /// variants, invisible direction marks, a leading `tel:`.
     ///
     /// # Errors
     /// [`NumberError`] names the reason; an unknown `default_region` is reported even when the
