@@ -13,7 +13,7 @@ use nom::number::complete::{be_u8, be_u16, be_u32};
 use crate::Header;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::pdu::Address;
-use crate::tlv::{TlvTag, Tlvs};
+use crate::tlv::{Tlv, TlvTag, Tlvs};
 
 /// How closely to hold a PDU to the spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -61,8 +61,34 @@ pub(crate) type Step<T> = Result<T, Stop>;
 /// input has no NUL.
 #[inline]
 fn c_octet_string(input: &[u8]) -> Option<(&[u8], &[u8])> {
-    let nul = input.iter().position(|&b| b == 0)?;
+    let nul = find_nul(input)?;
     Some((&input[nul + 1..], &input[..nul]))
+}
+
+/// Index of the first NUL. Addresses and ids are 5 to 20 octets, so eight at a time (the
+/// classic "has a zero byte" word test) beats a byte loop; the tail goes a byte at a time.
+#[inline]
+fn find_nul(input: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = input.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        let zero = v.wrapping_sub(LO) & !v & HI;
+        if zero != 0 {
+            // The lowest flagged byte is the first zero (borrows only run upwards).
+            return Some(base + (zero.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == 0)
+        .map(|i| base + i)
 }
 
 /// Cursor over the body of one PDU.
@@ -122,9 +148,16 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// `s` (a sub-slice of the frame) as a zero-copy `Bytes`.
     #[inline]
     fn share(&self, s: &[u8]) -> Bytes {
-        self.frame.slice_ref(s)
+        if s.is_empty() {
+            return Bytes::new();
+        }
+        // Every slice the parsers hand out is inside the frame, so the offset is in range;
+        // `slice` still checks it, and `slice_ref`'s extra pointer checks are not needed.
+        let start = (s.as_ptr() as usize).wrapping_sub(self.frame.as_ptr() as usize);
+        self.frame.slice(start..start + s.len())
     }
 
     #[inline]
@@ -153,15 +186,12 @@ impl<'a> Reader<'a> {
     /// so a truncation still names the first missing one.
     #[inline]
     pub(crate) fn octets_n<const N: usize>(&mut self, names: [&'static str; N]) -> Step<[u8; N]> {
-        let r: Res<'a, &'a [u8]> = take(N)(self.rest);
-        match r {
-            Ok((rest, s)) => {
+        match self.rest.split_first_chunk::<N>() {
+            Some((head, rest)) => {
                 self.rest = rest;
-                let mut out = [0u8; N];
-                out.copy_from_slice(s);
-                Ok(out)
+                Ok(*head)
             }
-            Err(_) => {
+            None => {
                 let field = names.get(self.rest.len()).copied().unwrap_or("body");
                 Err(self.fail(field, DecodeErrorKind::Truncated))
             }
@@ -317,12 +347,16 @@ impl<'a> Reader<'a> {
 
     /// The TLVs that make up the rest of the PDU (SMPP 3.4 §3.2.4.1), in wire order.
     ///
-    /// One pass walks the TLV headers to validate them; the TLVs are then kept as one slice of
-    /// the frame (see [`Tlvs`]), so nothing is allocated. In lenient mode a TLV that runs past
-    /// the end, and everything after it, is dropped; in strict mode it is an error, and so is a
-    /// length its tag does not allow.
+    /// A first pass walks the TLV headers to validate and count them, so the Vec is allocated
+    /// once at its final size, and not at all when there are none. In lenient mode a TLV that
+    /// runs past the end, and everything after it, is dropped; in strict mode it is an error,
+    /// and so is a length its tag does not allow.
     pub(crate) fn tlvs(&mut self) -> Step<Tlvs> {
         let input = std::mem::take(&mut self.rest);
+        if input.is_empty() {
+            return Ok(Tlvs::new());
+        }
+        let mut count = 0;
         let mut walk = input;
         while !walk.is_empty() {
             match tlv_header(walk) {
@@ -331,6 +365,7 @@ impl<'a> Reader<'a> {
                         self.check_tlv_len(tag, len)?;
                     }
                     walk = &rest[usize::from(len)..];
+                    count += 1;
                 }
                 Ok((_, (tag, _))) if self.strict => {
                     let field = tag.name().unwrap_or("tlv");
@@ -345,8 +380,23 @@ impl<'a> Reader<'a> {
                 _ => break,
             }
         }
-        let valid = &input[..input.len() - walk.len()];
-        Ok(Tlvs::from_validated(self.share(valid)))
+        let mut tlvs = Tlvs::with_capacity(count);
+        let mut walk = input;
+        for _ in 0..count {
+            // The first pass proved these `count` TLVs are whole.
+            let Ok((rest, (tag, len))) = tlv_header(walk) else {
+                break;
+            };
+            let Some((value, rest)) = rest.split_at_checked(usize::from(len)) else {
+                break;
+            };
+            tlvs.push(Tlv {
+                tag,
+                value: self.share(value),
+            });
+            walk = rest;
+        }
+        Ok(tlvs)
     }
 
     fn check_tlv_len(&mut self, tag: TlvTag, len: u16) -> Step<()> {
@@ -392,6 +442,31 @@ mod tests {
             Ok(v) => Ok(v),
             Err(Stop) => Err(r.into_error()),
         }
+    }
+
+    #[test]
+    fn find_nul_agrees_with_a_byte_loop() {
+        for len in 0..40 {
+            for at in 0..=len {
+                // Every value 1..=255 turns up somewhere, high bit set or not.
+                let mut v: Vec<u8> = (0..len).map(|i| (i * 37 % 255 + 1) as u8).collect();
+                if at < len {
+                    v[at] = 0;
+                    // A 0x01 right after the NUL must not confuse the word test.
+                    if at + 1 < len {
+                        v[at + 1] = 1;
+                    }
+                }
+                let want = v.iter().position(|&b| b == 0);
+                assert_eq!(find_nul(&v), want, "len {len} at {at}");
+            }
+        }
+        assert_eq!(
+            find_nul(&[0x01, 0x00, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01]),
+            Some(1)
+        );
+        assert_eq!(find_nul(&[0xFF; 8]), None);
+        assert_eq!(find_nul(&[0x80, 0x01, 0x00]), Some(2));
     }
 
     #[test]
@@ -485,10 +560,9 @@ mod tests {
         ];
         let tlvs = with_reader(&ok, DecodeMode::Strict, |r| r.tlvs()).unwrap();
         assert_eq!(tlvs.len(), 2);
-        let second = tlvs.iter().nth(1).unwrap();
-        assert_eq!(second.tag, TlvTag::DLT_PE_ID);
-        assert_eq!(&second.value[..], b"hi");
-        assert_eq!(tlvs.as_bytes().len(), ok.len());
+        assert_eq!(tlvs[1].tag, TlvTag::DLT_PE_ID);
+        assert_eq!(&tlvs[1].value[..], b"hi");
+        assert_eq!(tlvs.encoded_len(), ok.len());
         assert_eq!(tlvs.message_state().map(|s| s.0), Some(2));
 
         // Length past the end.

@@ -11,8 +11,9 @@
 //! [`TlvTag::len_bounds`].
 
 use std::fmt;
+use std::ops::Deref;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes};
 
 use crate::encode::{Sink, ToBuf};
 
@@ -305,134 +306,91 @@ impl fmt::Debug for Tlv {
     }
 }
 
-/// The TLVs of one PDU in wire order, kept as their wire octets: a decoded PDU's TLV region is
-/// one zero-copy slice of the frame, validated once while decoding. Nothing is allocated to
-/// decode them, encoding them is one copy, and a round trip is exact by construction. Lookups
-/// walk the region; a PDU carries a handful of TLVs, so that costs less than building an index.
-///
-/// Build with [`Tlvs::with`] / [`Tlvs::push`] or collect from [`Tlv`]s.
+/// The TLVs of one PDU in wire order; each value is a zero-copy slice of the frame. Decoding
+/// sizes the Vec exactly (one allocation when the PDU has TLVs, none when it has not). Derefs
+/// to `[Tlv]`.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Tlvs {
-    raw: Bytes,
-}
+pub struct Tlvs(Vec<Tlv>);
 
 impl Tlvs {
     pub const fn new() -> Tlvs {
-        Tlvs { raw: Bytes::new() }
+        Tlvs(Vec::new())
     }
 
-    /// `raw` must be a whole number of well-formed TLVs (the decoder has checked).
-    pub(crate) fn from_validated(raw: Bytes) -> Tlvs {
-        Tlvs { raw }
+    pub(crate) fn with_capacity(n: usize) -> Tlvs {
+        Tlvs(Vec::with_capacity(n))
     }
 
-    /// The TLVs as they are encoded on the wire.
-    pub fn as_bytes(&self) -> &Bytes {
-        &self.raw
+    pub fn as_slice(&self) -> &[Tlv] {
+        &self.0
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
-    }
-
-    /// The number of TLVs.
-    pub fn len(&self) -> usize {
-        self.entries().count()
-    }
-
-    /// The TLVs in wire order; each value is a zero-copy slice.
-    pub fn iter(&self) -> TlvIter<'_> {
-        TlvIter {
-            raw: &self.raw,
-            entries: self.entries(),
-        }
-    }
-
-    /// (tag, value) in wire order, borrowing.
-    fn entries(&self) -> Entries<'_> {
-        Entries(&self.raw)
-    }
-
-    /// Appends a TLV (after any already there: wire order is insertion order). Copies the
-    /// encoded TLVs once; building PDUs is not the hot path, decoding them is.
+    /// Appends a TLV (after any already there: wire order is insertion order).
     pub fn push(&mut self, tlv: Tlv) {
-        let mut buf = BytesMut::with_capacity(self.raw.len() + tlv.encoded_len());
-        buf.extend_from_slice(&self.raw);
-        tlv.encode(&mut buf);
-        self.raw = buf.freeze();
+        self.0.push(tlv);
     }
 
     /// Builder form of [`Tlvs::push`].
     #[must_use]
     pub fn with(mut self, tlv: Tlv) -> Tlvs {
-        self.push(tlv);
+        self.0.push(tlv);
         self
+    }
+
+    /// The first TLV with this tag.
+    pub fn get(&self, tag: TlvTag) -> Option<&Tlv> {
+        self.0.iter().find(|t| t.tag == tag)
     }
 
     /// The value of the first TLV with this tag.
     pub fn value(&self, tag: TlvTag) -> Option<&[u8]> {
-        self.entries().find(|(t, _)| *t == tag).map(|(_, v)| v)
-    }
-
-    /// The first TLV with this tag, its value a zero-copy slice.
-    pub fn get(&self, tag: TlvTag) -> Option<Tlv> {
-        let value = self.value(tag)?;
-        Some(Tlv {
-            tag,
-            value: self.raw.slice_ref(value),
-        })
+        self.get(tag).map(|t| &t.value[..])
     }
 
     /// Removes every TLV with this tag, returning the first one removed.
     pub fn remove(&mut self, tag: TlvTag) -> Option<Tlv> {
-        let first = self.get(tag)?;
-        self.raw = self.iter().filter(|t| t.tag != tag).collect::<Tlvs>().raw;
-        Some(first)
+        let first = self.0.iter().position(|t| t.tag == tag)?;
+        let out = self.0.remove(first);
+        self.0.retain(|t| t.tag != tag);
+        Some(out)
+    }
+
+    /// The TLVs as a Vec, for callers that want to edit them freely.
+    pub fn into_vec(self) -> Vec<Tlv> {
+        self.0
     }
 
     /// Encoded size of every TLV.
     pub fn encoded_len(&self) -> usize {
-        self.raw.len()
+        self.0.iter().map(Tlv::encoded_len).sum()
     }
 
     pub fn encode(&self, dst: &mut impl BufMut) {
-        dst.put_slice(&self.raw);
+        self.write(&mut ToBuf(dst));
     }
 
     #[inline]
     pub(crate) fn write(&self, dst: &mut impl Sink) {
-        dst.put_slice(&self.raw);
-    }
-
-    fn u8_value(&self, tag: TlvTag) -> Option<u8> {
-        match *self.value(tag)? {
-            [v] => Some(v),
-            _ => None,
-        }
-    }
-
-    fn u16_value(&self, tag: TlvTag) -> Option<u16> {
-        match *self.value(tag)? {
-            [a, b] => Some(u16::from_be_bytes([a, b])),
-            _ => None,
+        for t in &self.0 {
+            t.write(dst);
         }
     }
 
     /// receipted_message_id (SMPP 3.4 §5.3.2.12) without its trailing NUL (a missing NUL is
     /// tolerated).
     pub fn receipted_message_id(&self) -> Option<&[u8]> {
-        self.value(TlvTag::RECEIPTED_MESSAGE_ID).map(strip_nul)
+        self.get(TlvTag::RECEIPTED_MESSAGE_ID).map(Tlv::as_cstr)
     }
 
     /// message_state (SMPP 3.4 §5.3.2.35); `None` when absent or not 1 octet.
     pub fn message_state(&self) -> Option<MessageState> {
-        self.u8_value(TlvTag::MESSAGE_STATE).map(MessageState)
+        self.get(TlvTag::MESSAGE_STATE)?.as_u8().map(MessageState)
     }
 
     /// network_error_code (SMPP 3.4 §5.3.2.31) as (network_type, error_code): network_type 1 =
     /// ANSI-136, 2 = IS-95, 3 = GSM, …; `None` when absent or not 3 octets.
     pub fn network_error_code(&self) -> Option<(u8, u16)> {
-        match *self.value(TlvTag::NETWORK_ERROR_CODE)? {
+        match *self.get(TlvTag::NETWORK_ERROR_CODE)?.value {
             [kind, hi, lo] => Some((kind, u16::from_be_bytes([hi, lo]))),
             _ => None,
         }
@@ -442,25 +400,25 @@ impl Tlvs {
     /// sar_segment_seqnum), only when all three are present and well sized.
     pub fn sar(&self) -> Option<(u16, u8, u8)> {
         Some((
-            self.u16_value(TlvTag::SAR_MSG_REF_NUM)?,
-            self.u8_value(TlvTag::SAR_TOTAL_SEGMENTS)?,
-            self.u8_value(TlvTag::SAR_SEGMENT_SEQNUM)?,
+            self.get(TlvTag::SAR_MSG_REF_NUM)?.as_u16()?,
+            self.get(TlvTag::SAR_TOTAL_SEGMENTS)?.as_u8()?,
+            self.get(TlvTag::SAR_SEGMENT_SEQNUM)?.as_u8()?,
         ))
     }
 
     /// message_payload (SMPP 3.4 §5.3.2.32), a zero-copy slice of the frame.
-    pub fn message_payload(&self) -> Option<Bytes> {
-        self.get(TlvTag::MESSAGE_PAYLOAD).map(|t| t.value)
+    pub fn message_payload(&self) -> Option<&Bytes> {
+        self.get(TlvTag::MESSAGE_PAYLOAD).map(|t| &t.value)
     }
 
     /// sc_interface_version (SMPP 3.4 §5.3.2.25), as carried by bind_*_resp.
     pub fn sc_interface_version(&self) -> Option<u8> {
-        self.u8_value(TlvTag::SC_INTERFACE_VERSION)
+        self.get(TlvTag::SC_INTERFACE_VERSION)?.as_u8()
     }
 
     /// ms_availability_status (SMPP 3.4 §5.3.2.30), as carried by alert_notification.
     pub fn ms_availability_status(&self) -> Option<u8> {
-        self.u8_value(TlvTag::MS_AVAILABILITY_STATUS)
+        self.get(TlvTag::MS_AVAILABILITY_STATUS)?.as_u8()
     }
 }
 
@@ -471,71 +429,38 @@ fn strip_nul(v: &[u8]) -> &[u8] {
     }
 }
 
-/// Walks encoded TLVs; stops at the first one that is not whole (never, for a decoded PDU).
-#[derive(Clone)]
-struct Entries<'a>(&'a [u8]);
+impl Deref for Tlvs {
+    type Target = [Tlv];
 
-impl<'a> Iterator for Entries<'a> {
-    type Item = (TlvTag, &'a [u8]);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let ([t0, t1, l0, l1], rest) = self.0.split_first_chunk::<4>().map(|(h, r)| (*h, r))?;
-        let len = usize::from(u16::from_be_bytes([l0, l1]));
-        let Some((value, rest)) = rest.split_at_checked(len) else {
-            self.0 = &[];
-            return None;
-        };
-        self.0 = rest;
-        Some((TlvTag(u16::from_be_bytes([t0, t1])), value))
-    }
-}
-
-/// Iterator over [`Tlvs`], yielding each TLV with its value as a zero-copy slice.
-pub struct TlvIter<'a> {
-    raw: &'a Bytes,
-    entries: Entries<'a>,
-}
-
-impl Iterator for TlvIter<'_> {
-    type Item = Tlv;
-
-    fn next(&mut self) -> Option<Tlv> {
-        let (tag, value) = self.entries.next()?;
-        Some(Tlv {
-            tag,
-            value: self.raw.slice_ref(value),
-        })
+    fn deref(&self) -> &[Tlv] {
+        &self.0
     }
 }
 
 impl From<Vec<Tlv>> for Tlvs {
     fn from(v: Vec<Tlv>) -> Tlvs {
-        v.into_iter().collect()
+        Tlvs(v)
     }
 }
 
 impl FromIterator<Tlv> for Tlvs {
     fn from_iter<I: IntoIterator<Item = Tlv>>(iter: I) -> Tlvs {
-        let mut buf = BytesMut::new();
-        for t in iter {
-            t.encode(&mut buf);
-        }
-        Tlvs { raw: buf.freeze() }
+        Tlvs(iter.into_iter().collect())
     }
 }
 
 impl<'a> IntoIterator for &'a Tlvs {
-    type Item = Tlv;
-    type IntoIter = TlvIter<'a>;
+    type Item = &'a Tlv;
+    type IntoIter = std::slice::Iter<'a, Tlv>;
 
-    fn into_iter(self) -> TlvIter<'a> {
-        self.iter()
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
     }
 }
 
 impl fmt::Debug for Tlvs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
+        f.debug_list().entries(&self.0).finish()
     }
 }
 
@@ -571,7 +496,7 @@ macro_rules! tlv_accessors {
             }
 
             /// See [`Tlvs::message_payload`](crate::tlv::Tlvs::message_payload).
-            pub fn message_payload(&self) -> Option<bytes::Bytes> {
+            pub fn message_payload(&self) -> Option<&bytes::Bytes> {
                 self.tlvs.message_payload()
             }
         }
@@ -645,6 +570,23 @@ mod tests {
         );
         assert_eq!(tlvs.len(), 1);
         assert_eq!(tlvs.remove(TlvTag::PAYLOAD_TYPE), None);
+    }
+
+    #[test]
+    fn push_keeps_wire_order() {
+        let all: Vec<Tlv> = (0..7)
+            .map(|i| Tlv::u8(TlvTag(0x1400 + i), i as u8))
+            .collect();
+        let mut tlvs = Tlvs::new();
+        for (i, t) in all.iter().enumerate() {
+            tlvs.push(t.clone());
+            assert_eq!(tlvs.as_slice(), &all[..=i]);
+        }
+        assert_eq!(Tlvs::from(all.clone()), tlvs);
+        assert_eq!(all[..2].iter().cloned().collect::<Tlvs>().len(), 2);
+        assert_eq!(tlvs.clone().into_vec(), all);
+        assert_eq!(Tlvs::from(all[..2].to_vec()).into_vec(), all[..2]);
+        assert_eq!(tlvs.encoded_len(), 7 * 5);
     }
 
     #[test]

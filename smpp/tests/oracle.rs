@@ -607,7 +607,7 @@ fn typed_accessors_on_rusmpp_pdus() {
         panic!()
     };
     assert_eq!(
-        long.message_payload().as_deref(),
+        long.message_payload().map(|p| &p[..]),
         Some(&b"a long text in message_payload"[..])
     );
 

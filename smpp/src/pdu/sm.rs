@@ -118,10 +118,10 @@ macro_rules! short_message_pdu {
 
             /// The message octets: short_message, or message_payload when short_message is
             /// empty (SMPP 3.4 §5.3.2.32).
-            pub fn payload(&self) -> bytes::Bytes {
+            pub fn payload(&self) -> &bytes::Bytes {
                 match self.tlvs.message_payload() {
                     Some(p) if self.short_message.is_empty() => p,
-                    _ => self.short_message.clone(),
+                    _ => &self.short_message,
                 }
             }
         }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::tlv::{Tlv, TlvTag, Tlvs};
+use crate::tlv::{Tlv, TlvTag};
 
 fn frame(id: u32, status: u32, seq: u32, body: &[u8]) -> Bytes {
     let mut v = Vec::with_capacity(16 + body.len());
@@ -369,11 +369,11 @@ fn tlvs_on_every_body_that_takes_them() {
     ];
     for body in bodies {
         let pdu = Pdu::new(1, body);
-        assert_eq!(pdu.tlvs().map(Tlvs::len), Some(1), "{:?}", pdu.command_id());
+        assert_eq!(pdu.tlvs().map(|t| t.len()), Some(1), "{:?}", pdu.command_id());
         let back = Pdu::decode(&pdu.to_bytes(), DecodeMode::Strict).unwrap();
         assert_eq!(back, pdu);
         let got = back.tlvs().and_then(|t| t.iter().next());
-        assert_eq!(got, Some(tlv.clone()));
+        assert_eq!(got, Some(&tlv));
     }
 }
 
@@ -393,6 +393,6 @@ fn lenient_drops_a_broken_tlv_tail() {
     );
     assert_eq!(e.status(), CommandStatus::ESME_RINVTLVSTREAM);
     let pdu = lenient.unwrap();
-    assert_eq!(pdu.tlvs().map(Tlvs::len), Some(1));
+    assert_eq!(pdu.tlvs().map(|t| t.len()), Some(1));
     assert_eq!(pdu.encoded_len(), f.len() - 3);
 }
