@@ -345,7 +345,7 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// The TLVs that make up the rest of the PDU (SMPP 3.4 §3.2.4.1), in wire order.
+    /// The TLVs that make up the rest of the PDU (SMPP 3.4 §5.3), in wire order.
     ///
     /// A first pass walks the TLV headers to validate and count them, so the Vec is allocated
     /// once at its final size, and not at all when there are none. In lenient mode a TLV that

@@ -1,9 +1,9 @@
-//! Tagged optional parameters (SMPP 3.4 §3.2.4 and §5.3, SMPP 5.0 §3.3 and §4.8).
+//! Tagged optional parameters (SMPP 3.4 §5.3, SMPP 5.0 §4.8).
 //!
 //! A TLV is kept exactly as it came: its tag (known or not) and its value as a zero-copy slice of
 //! the frame. Order is preserved, so a decoded PDU encodes back to the same bytes. Unknown tags,
 //! including vendor tags in 0x1400..=0x3FFF (India's DLT entity and template ids among them), are
-//! kept, never dropped: SMPP 3.4 §3.2.4 says a receiver ignores a TLV it does not support, and a
+//! kept, never dropped: SMPP 3.4 §5.3 has a receiver ignore a TLV it does not support, and a
 //! gateway that relays or logs a PDU must not lose it.
 //!
 //! This module is not a validator of TLV *values*: typed accessors ([`Tlvs::message_state`] …)

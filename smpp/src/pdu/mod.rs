@@ -7,7 +7,8 @@
 //!
 //! Responses that carry a body (bind_*_resp, submit_sm_resp, submit_multi_resp, deliver_sm_resp,
 //! data_sm_resp, query_sm_resp) hold it in an `Option`: SMSCs answer errors with a bare 16-octet
-//! header (SMPP 3.4 §3.3: "the body … is not returned" on error), and `None` encodes back to that.
+//! header (SMPP 3.4 §4.1.2, §4.4.2: the body "is not returned if the command_status field
+//! contains a non-zero value"), and `None` encodes back to that.
 //!
 //! SMPP 5.0 broadcast operations and unknown command ids are kept as [`Body::Raw`].
 
@@ -361,7 +362,7 @@ fn empty(r: &mut Reader<'_>, body: Body) -> Step<Body> {
 }
 
 /// A response that may come without its body. With a non-zero command_status an empty body is
-/// always accepted (SMPP 3.4 §3.3); with ESME_ROK only in lenient mode, because deliver_sm_resp
+/// always accepted (SMPP 3.4 §4.4.2 and the other responses); with ESME_ROK only in lenient mode, because deliver_sm_resp
 /// without its (unused) message_id NUL is common in the field.
 fn response<T>(
     r: &mut Reader<'_>,

@@ -369,7 +369,12 @@ fn tlvs_on_every_body_that_takes_them() {
     ];
     for body in bodies {
         let pdu = Pdu::new(1, body);
-        assert_eq!(pdu.tlvs().map(|t| t.len()), Some(1), "{:?}", pdu.command_id());
+        assert_eq!(
+            pdu.tlvs().map(|t| t.len()),
+            Some(1),
+            "{:?}",
+            pdu.command_id()
+        );
         let back = Pdu::decode(&pdu.to_bytes(), DecodeMode::Strict).unwrap();
         assert_eq!(back, pdu);
         let got = back.tlvs().and_then(|t| t.iter().next());
