@@ -81,7 +81,11 @@ fn codec(c: &mut Criterion) {
     rusmpp_codec
         .encode(&rusmpp_command, &mut check)
         .expect("rusmpp encodes");
-    assert_eq!(&check[..], &frame[..], "rusmpp re-encodes the same 88 octets");
+    assert_eq!(
+        &check[..],
+        &frame[..],
+        "rusmpp re-encodes the same 88 octets"
+    );
 
     let mut g = c.benchmark_group("codec");
     g.throughput(Throughput::Elements(1));
