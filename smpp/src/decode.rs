@@ -3,7 +3,7 @@
 //! Decoding always runs over one *complete* PDU (framing has already checked command_length), so
 //! the parsers are nom's `complete` flavour and `Incomplete` never escapes: running out of input
 //! is a [`DecodeErrorKind::Truncated`] naming the field. Every parsed field is a zero-copy slice
-//! of the frame (`Bytes::slice_ref`), never a copy.
+//! of the frame (a `Bytes` sharing its buffer), never a copy.
 
 use bytes::Bytes;
 use nom::IResult;

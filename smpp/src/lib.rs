@@ -7,7 +7,7 @@
 //! - [`pdu`]: the PDU model (`Pdu`, `Body`, one file per operation), decode and encode.
 //! - [`tlv`]: TLV tags, values and typed accessors; unknown and vendor tags kept.
 //! - [`decode`]: `DecodeMode` and the nom field parsers every body shares.
-//! - [`encode`]: the field writers every body shares.
+//! - `encode` (private): the field writers every body shares.
 //! - [`error`]: `DecodeError`: which field failed, why, and the status to answer with.
 //! - [`hex`]: spaced, commented hex as used by proto-fixtures/ and pasted on the CLI.
 //! - [`receipt`]: delivery receipt text (Appendix B), parsed tolerantly and zero-copy.
@@ -21,7 +21,7 @@
 pub mod codec;
 pub mod command;
 pub mod decode;
-pub mod encode;
+mod encode;
 pub mod error;
 pub mod header;
 pub mod hex;
