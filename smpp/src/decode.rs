@@ -338,9 +338,9 @@ impl<'a> Reader<'a> {
     #[inline]
     pub(crate) fn finish(&mut self) -> Step<()> {
         if self.strict && !self.rest.is_empty() {
-            let field = self.header.command_id.name().unwrap_or("body");
+            // command_length claims more than the fields take: that is the field in error.
             let len = self.rest.len();
-            return Err(self.fail(field, DecodeErrorKind::TrailingBytes { len }));
+            return Err(self.fail("command_length", DecodeErrorKind::TrailingBytes { len }));
         }
         Ok(())
     }
@@ -606,7 +606,7 @@ mod tests {
     #[test]
     fn finish_rejects_trailing_bytes_in_strict_mode() {
         let e = with_reader(b"x", DecodeMode::Strict, |r| r.finish()).unwrap_err();
-        assert_eq!(e.field, "submit_sm");
+        assert_eq!(e.field, "command_length");
         assert_eq!(e.kind, DecodeErrorKind::TrailingBytes { len: 1 });
         assert!(with_reader(b"x", DecodeMode::Lenient, |r| r.finish()).is_ok());
     }

@@ -231,7 +231,7 @@ mod tests {
                 CommandStatus::ESME_RINVTLVLEN,
             ),
             (
-                "enquire_link",
+                "command_length",
                 TrailingBytes { len: 1 },
                 CommandStatus::ESME_RINVCMDLEN,
             ),

@@ -137,7 +137,7 @@ fn trailing_bytes_on_a_bodyless_pdu() {
     let f = frame(0x15, 0, 1, b"\0");
     let [strict, lenient] = both_modes(&f);
     let e = strict.unwrap_err();
-    assert_eq!(e.field, "enquire_link");
+    assert_eq!(e.field, "command_length");
     assert_eq!(e.kind, DecodeErrorKind::TrailingBytes { len: 1 });
     assert_eq!(lenient.unwrap().body, Body::EnquireLink);
 }
