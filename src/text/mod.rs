@@ -231,8 +231,9 @@ pub struct Analysis {
     /// National shift tables used, if any.
     #[serde(skip_serializing_if = "NationalShift::is_none")]
     pub national: NationalShift,
-    /// Characters outside the carrier's GSM 7-bit alphabet, in order, without duplicates:
-    /// why the message is not GSM 7-bit. Empty when it is.
+    /// Characters of the text as written that the carrier's GSM 7-bit default alphabet
+    /// lacks, in order, without duplicates: what forced national tables, Latin-1,
+    /// transliteration or UCS-2. Empty when the text fits the default alphabet as written.
     pub non_gsm: Vec<char>,
     /// Characters replaced by transliteration and their replacements; empty if none.
     pub transliterated: Vec<(char, &'static str)>,
@@ -298,7 +299,8 @@ struct Plan {
 /// cost, and the lists are built only when there is something to put in them.
 pub fn analyze(text: &str, opts: &TextOptions) -> Analysis {
     let plan = plan(text, opts);
-    let non_gsm = if plan.encoding == Encoding::Gsm7 && !plan.translit {
+    let as_written = plan.encoding == Encoding::Gsm7 && !plan.translit && plan.shift.is_none();
+    let non_gsm = if as_written {
         Vec::new()
     } else {
         non_gsm(text, opts.default_alphabet)
@@ -552,33 +554,68 @@ fn translit_list(text: &str, alphabet: DefaultAlphabet) -> Vec<(char, &'static s
     out
 }
 
+/// `(outside the alphabet, escape pair)` for one byte, branch-free so that loops over it
+/// vectorize. Bytes from 0x7F up are "outside" (DEL, or part of a multi-byte character
+/// that the caller handles separately).
+#[inline(always)]
+fn classify_ascii(b: u8) -> (bool, bool) {
+    let ff = b == 0x0C;
+    let control_ok = (b == b'\n') | (b == b'\r') | ff;
+    let out = ((b < 0x20) & !control_ok) | (b == b'`') | (b >= 0x7F);
+    let escaped = ((b | 0x20).wrapping_sub(0x7B) < 4) | ff;
+    (out, escaped)
+}
+
 /// Septets of `text` in the default tables on `alphabet`, and whether any escape pair is
 /// used; `None` if a character does not fit.
 #[inline]
 fn gsm_default_septets(text: &str, alphabet: DefaultAlphabet) -> Option<(usize, bool)> {
     let bytes = text.as_bytes();
-    if bytes.is_ascii() {
-        // Hot path: one table load per byte, no branches on the character.
-        let mut sum = 0usize;
-        let mut bad = 0u8;
-        for &b in bytes {
-            let v = ASCII_GSM[usize::from(b & 0x7F)];
-            bad |= u8::from(v == ASCII_NONE);
-            sum += 1 + usize::from(v >> 7);
+    // Hot path: ASCII classified by arithmetic alone, which the compiler turns into SIMD
+    // compares (a table load per byte would not vectorize). Escape pairs are `[\]^` and
+    // `{|}~` (0x5B..=0x5E with bit 5 set lands on 0x7B..=0x7E) and form feed; outside the
+    // alphabet are the other controls, '`' and DEL. Non-ASCII bytes count as "bad" here and
+    // send the text to the per-character path below.
+    let mut bad = 0u8;
+    let mut ext = 0usize;
+    let mut chunks = bytes.chunks_exact(32);
+    for chunk in &mut chunks {
+        // Byte-wide accumulators over a fixed-size block: 32 lanes of SIMD compares.
+        let (mut b_bad, mut b_ext) = (0u8, 0u8);
+        for &b in chunk {
+            let (out, escaped) = classify_ascii(b);
+            b_bad |= u8::from(out);
+            b_ext += u8::from(escaped);
         }
-        return (bad == 0).then_some((sum, sum > bytes.len()));
+        bad |= b_bad;
+        ext += usize::from(b_ext);
+    }
+    for &b in chunks.remainder() {
+        let (out, escaped) = classify_ascii(b);
+        bad |= u8::from(out);
+        ext += usize::from(escaped);
+    }
+    if bad == 0 {
+        return Some((bytes.len() + ext, ext > 0));
     }
     let mut sum = 0;
-    let mut ext = false;
+    let mut has_ext = false;
     for c in text.chars() {
-        if !alphabet.carries(c) {
-            return None;
-        }
-        let n = Charset::DEFAULT.encode_char(c)?.septets();
-        ext |= n == 2;
+        let n = if c.is_ascii() {
+            match ASCII_GSM[c as usize] {
+                ASCII_NONE => return None,
+                v => 1 + usize::from(v >> 7),
+            }
+        } else {
+            if !alphabet.carries(c) {
+                return None;
+            }
+            Charset::DEFAULT.encode_char(c)?.septets()
+        };
+        has_ext |= n == 2;
         sum += n;
     }
-    Some((sum, ext))
+    Some((sum, has_ext))
 }
 
 fn plan(text: &str, opts: &TextOptions) -> Plan {
@@ -589,9 +626,15 @@ fn plan(text: &str, opts: &TextOptions) -> Plan {
 
     let ucs2_plan = || {
         let (single, multi) = segment::capacities(Unit::Utf16, method, sar, NationalShift::NONE);
-        let units = ucs2::units(text);
+        // Below U+0300 nothing joins a cluster and nothing needs a surrogate pair, so the
+        // count is a division.
+        let (units, plain) = text.chars().fold((0, true), |(n, plain), c| {
+            (n + c.len_utf16(), plain && u32::from(c) < 0x0300)
+        });
         let segments = if units <= single {
             1
+        } else if plain {
+            units.div_ceil(multi)
         } else {
             let mut clusters = Clusters::default();
             segment::count(
@@ -815,6 +858,33 @@ mod tests {
             assert_eq!(fast.map(|f| f.0), slow, "{s:?}");
         }
         assert_eq!(gsm_default_septets("a`b", o.default_alphabet), None);
+    }
+
+    #[test]
+    fn arithmetic_classification_matches_table_for_every_ascii_byte() {
+        for b in 0u8..0x80 {
+            let s = char::from(b).to_string();
+            let expect = Charset::DEFAULT
+                .encode_char(char::from(b))
+                .map(|g| (g.septets(), g.septets() == 2));
+            assert_eq!(
+                gsm_default_septets(&s, DefaultAlphabet::GsmUnpacked),
+                expect,
+                "{b:#04x}"
+            );
+            // And inside a longer run, where the loop may be vectorized.
+            let long = s.repeat(37);
+            assert_eq!(
+                gsm_default_septets(&long, DefaultAlphabet::GsmUnpacked),
+                expect.map(|(n, e)| (n * 37, e)),
+                "{b:#04x}"
+            );
+        }
+        assert_eq!(
+            gsm_default_septets("é€", DefaultAlphabet::GsmUnpacked),
+            Some((3, true))
+        );
+        assert_eq!(gsm_default_septets("é", DefaultAlphabet::Ascii), None);
     }
 
     #[test]
