@@ -10,6 +10,7 @@
 //! - [`router`]: the pure routing decision, its explanation, and carrier health scores.
 //! - [`dlr`]: delivery receipt correlation, id normalisation, deadlines, multipart status.
 //! - [`sim`]: the SMSC simulator: carrier personas, outcomes, faults, stats (`gannet sim`).
+//! - [`loadgen`]: bounded load clients (`gannet loadgen smpp`) that count what the SMSC answers.
 //! - [`store`]: durable messages, attempts, idempotency and pending indexes; group commit.
 //! - [`api`]: the HTTP API (`fn router(state) -> Router`): accept, status, keys, limits, metrics.
 
@@ -19,6 +20,7 @@ pub mod config;
 pub mod number;
 pub mod text;
 pub mod dlr;
+pub mod loadgen;
 pub mod router;
 pub mod routes;
 pub mod sim;
