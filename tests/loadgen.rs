@@ -45,6 +45,8 @@ struct Behaviour {
     cancel_at: Option<(u64, CancellationToken)>,
     /// Keep every submit_sm.
     record: bool,
+    /// Write the receipt id in decimal (submit_sm_resp has it in hex).
+    receipt_ids_decimal: bool,
 }
 
 #[derive(Default)]
@@ -143,7 +145,7 @@ async fn serve(stream: tokio::net::TcpStream, b: Arc<Behaviour>, seen: Arc<Seen>
                 };
                 let receipt = (!throttled && sm.registered_delivery & 1 == 1).then(|| {
                     seq += 1;
-                    receipt(seq, n, &sm)
+                    receipt(seq, n, &sm, b.receipt_ids_decimal)
                 });
                 if b.record {
                     seen.recorded.lock().unwrap().push(sm);
@@ -202,10 +204,16 @@ async fn serve(stream: tokio::net::TcpStream, b: Arc<Behaviour>, seen: Arc<Seen>
 }
 
 /// A receipt for message `n`: TLVs on odd messages, text only on even ones, and the id in the
-/// text zero-padded and upper case where submit_sm_resp had it bare and lower case.
-fn receipt(seq: u32, n: u64, sm: &SubmitSm) -> Pdu {
+/// text zero-padded and upper case where submit_sm_resp had it bare and lower case (or in
+/// decimal, when `decimal`).
+fn receipt(seq: u32, n: u64, sm: &SubmitSm, decimal: bool) -> Pdu {
+    let (text_id, tlv_id) = if decimal {
+        (format!("{n:010}"), n.to_string())
+    } else {
+        (format!("{n:010X}"), format!("{n:x}"))
+    };
     let text = format!(
-        "id:{n:010X} sub:001 dlvrd:001 submit date:2501011200 done date:2501011200 stat:DELIVRD err:000 text:Your code"
+        "id:{text_id} sub:001 dlvrd:001 submit date:2501011200 done date:2501011200 stat:DELIVRD err:000 text:Your code"
     );
     let mut d = DeliverSm {
         source_addr: sm.destination_addr.clone(),
@@ -216,10 +224,7 @@ fn receipt(seq: u32, n: u64, sm: &SubmitSm) -> Pdu {
     };
     if n % 2 == 1 {
         d = d
-            .with_tlv(Tlv::cstr(
-                TlvTag::RECEIPTED_MESSAGE_ID,
-                format!("{n:x}").as_bytes(),
-            ))
+            .with_tlv(Tlv::cstr(TlvTag::RECEIPTED_MESSAGE_ID, tlv_id.as_bytes()))
             .with_tlv(Tlv::u8(TlvTag::MESSAGE_STATE, 2));
     }
     Pdu::new(seq, Body::DeliverSm(d))
@@ -307,6 +312,41 @@ async fn receipts_are_matched_whatever_the_id_spelling() {
     assert_eq!((rc.outstanding, rc.unmatched), (0, 0));
     assert_eq!(rc.latency.count, 3000);
     assert_eq!(s.seen.deliver_sm_resps.load(Relaxed), 3000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipt_ids_in_another_base() {
+    let s = smsc(Behaviour {
+        receipt_ids_decimal: true,
+        ..Behaviour::default()
+    })
+    .await;
+    // 0x10 and 16 are one message: matched only when told how the ids relate.
+    let r = run(
+        s.addr,
+        &[
+            "--count",
+            "1000",
+            "--receipts",
+            "--receipt-ids",
+            "hex-to-decimal",
+        ],
+    )
+    .await;
+    let rc = r.receipts.as_ref().unwrap();
+    assert_eq!((rc.matched, rc.outstanding, rc.unmatched), (1000, 0, 0));
+    let r = run(
+        s.addr,
+        &["--count", "1000", "--receipts", "--receipt-wait", "50ms"],
+    )
+    .await;
+    let rc = r.receipts.as_ref().unwrap();
+    assert!(
+        rc.matched < 1000,
+        "as-sent matches only ids that read alike: {}",
+        rc.matched
+    );
+    assert_eq!(rc.received, 1000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -682,4 +722,128 @@ mod sink {
         let f: Vec<&str> = rest.split_ascii_whitespace().collect();
         (f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()) as f64 / 100.0
     }
+}
+
+/// The alternative design, measured against the one `run_smpp` uses: the connection split into
+/// a writing task and a reading task on a 2-worker runtime, handing window slots over through
+/// atomics and a `Notify`. Same sink, same template, same window, no receipts:
+/// `cargo test --release --test loadgen -- --ignored --nocapture split_io`.
+#[test]
+#[ignore = "a measurement, not a test: run on a quiet machine"]
+fn split_io_experiment() {
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    use gannet::loadgen::args::Plan;
+    use gannet::loadgen::template::Template;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::Notify;
+
+    const WINDOW: u64 = 256;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sink = std::thread::spawn(move || sink::serve(listener));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (acked, elapsed) = rt.block_on(async move {
+        let plan = Plan::with_target(&args(addr, &["--count", "1"]), addr).unwrap();
+        let template = Template::new(&plan);
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let bind = Pdu::new(1, Body::BindTransceiver(gannet_smpp::Bind::new("a", "b")));
+        stream.write_all(&bind.to_bytes()).await.unwrap();
+        let mut head = [0u8; 21];
+        stream.read_exact(&mut head).await.unwrap();
+        let (mut rd, mut wr) = stream.into_split();
+
+        let start = Instant::now();
+        let slots: Arc<Vec<AtomicU64>> =
+            Arc::new((0..WINDOW * 2).map(|_| AtomicU64::new(0)).collect());
+        let acked = Arc::new(AtomicU64::new(0));
+        let room = Arc::new(Notify::new());
+        let stop = Arc::new(AtomicBool::new(false));
+
+        let writer = {
+            let (slots, acked, room, stop) =
+                (slots.clone(), acked.clone(), room.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut sent = 0u64;
+                let mut buf = Vec::with_capacity(64 * 1024);
+                let mut dest = vec![b'0'; template.dest_len()];
+                while !stop.load(Relaxed) {
+                    let notified = room.notified();
+                    let free = WINDOW - (sent - acked.load(std::sync::atomic::Ordering::Acquire));
+                    if free == 0 {
+                        notified.await;
+                        continue;
+                    }
+                    let now = start.elapsed().as_nanos() as u64;
+                    for _ in 0..free {
+                        let seq = (sent + 2) as u32;
+                        slots[(seq as u64 % (WINDOW * 2)) as usize].store(now, Relaxed);
+                        template.destination(sent, &mut dest);
+                        template.write(&mut buf, sent, 0, seq, &dest);
+                        sent += 1;
+                    }
+                    wr.write_all(&buf).await.unwrap();
+                    buf.clear();
+                }
+                let unbind = Pdu::new(0x7FFF_FFFF, Body::Unbind).to_bytes();
+                wr.write_all(&unbind).await.unwrap();
+                sent
+            })
+        };
+        let reader = tokio::spawn(async move {
+            let mut buf = bytes::BytesMut::with_capacity(256 * 1024);
+            let mut hist = Histogram::new();
+            let mut last = 0;
+            loop {
+                buf.reserve(64 * 1024);
+                if rd.read_buf(&mut buf).await.unwrap() == 0 {
+                    break;
+                }
+                let now = start.elapsed().as_nanos() as u64;
+                let mut pos = 0;
+                let mut n = 0;
+                while let Some(h) = Header::peek(&buf[pos..]) {
+                    let len = h.command_length as usize;
+                    if buf.len() - pos < len {
+                        break;
+                    }
+                    if h.command_id == gannet_smpp::CommandId::SUBMIT_SM_RESP {
+                        let sent = slots[(u64::from(h.sequence_number) % (WINDOW * 2)) as usize]
+                            .load(Relaxed);
+                        hist.record(now - sent);
+                        n += 1;
+                    }
+                    pos += len;
+                }
+                bytes::Buf::advance(&mut buf, pos);
+                if n > 0 {
+                    acked.fetch_add(n, std::sync::atomic::Ordering::Release);
+                    room.notify_one();
+                    last = now;
+                }
+            }
+            (hist, last)
+        });
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        stop.store(true, Relaxed);
+        let sent = writer.await.unwrap();
+        let (hist, last) = reader.await.unwrap();
+        println!(
+            "split: sent {sent}, p50 {:.0}µs p99 {:.0}µs",
+            hist.percentile(50.0) as f64 / 1e3,
+            hist.percentile(99.0) as f64 / 1e3
+        );
+        (hist.count(), last as f64 / 1e9)
+    });
+    let sink_cpu = sink.join().unwrap();
+    println!(
+        "split read/write tasks: {acked} acknowledged in {elapsed:.3}s = {:.0}/s; sink thread CPU {sink_cpu:.2}s",
+        acked as f64 / elapsed
+    );
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use super::receipts::IdMatch;
 use crate::text::{TextOptions, analyze, prepare};
 
 /// The longest run allowed, with or without `--duration`.
@@ -76,6 +77,10 @@ pub struct SmppLoadArgs {
     /// Ask for a delivery receipt per submit_sm and match receipts back by message id.
     #[arg(long)]
     pub receipts: bool,
+    /// How receipt ids relate to submit_sm_resp message ids: as-sent (same text, zeros and
+    /// case aside), hex-to-decimal or decimal-to-hex (the same number in the other base).
+    #[arg(long, value_enum, default_value_t = IdMatch::AsSent)]
+    pub receipt_ids: IdMatch,
     /// Destination prefixes, comma separated, each with an optional weight: `9198,4477:3`.
     #[arg(long, value_delimiter = ',', default_value = "9198")]
     pub dest_prefix: Vec<String>,
@@ -150,10 +155,11 @@ pub struct Plan {
     pub duration: Duration,
     pub count: Option<u64>,
     pub receipts: bool,
+    pub receipt_ids: IdMatch,
     pub prefixes: Vec<Prefix>,
     pub dest_len: usize,
     pub source: String,
-    /// The submit_sm parts of one message: (esm_class, data_coding, short_message).
+    /// The submit_sm parts of one message.
     pub parts: Vec<Part>,
     pub response_timeout: Duration,
     pub receipt_wait: Duration,
@@ -237,6 +243,7 @@ impl Plan {
             duration,
             count: args.count,
             receipts: args.receipts,
+            receipt_ids: args.receipt_ids,
             prefixes,
             dest_len: usize::from(args.dest_len),
             source: args.source.clone(),

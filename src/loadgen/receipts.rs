@@ -21,6 +21,48 @@ use super::histogram::Histogram;
 /// A normalised message id.
 pub type IdKey = u128;
 
+/// How the id in a receipt relates to the message_id of the submit_sm_resp.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdMatch {
+    /// The same text, leading zeros and letter case aside.
+    #[default]
+    AsSent,
+    /// submit_sm_resp in hex, the receipt the same number in decimal (`0A1F3B` / `663355`).
+    HexToDecimal,
+    /// submit_sm_resp in decimal, the receipt the same number in hex.
+    DecimalToHex,
+}
+
+impl IdMatch {
+    /// Key of a submit_sm_resp message_id.
+    pub fn resp_key(self, id: &[u8]) -> IdKey {
+        match self {
+            IdMatch::AsSent => id_key(id),
+            IdMatch::HexToDecimal => number_key(id, 16),
+            IdMatch::DecimalToHex => number_key(id, 10),
+        }
+    }
+
+    /// Key of the id a receipt carries.
+    pub fn receipt_key(self, id: &[u8]) -> IdKey {
+        match self {
+            IdMatch::AsSent => id_key(id),
+            IdMatch::HexToDecimal => number_key(id, 10),
+            IdMatch::DecimalToHex => number_key(id, 16),
+        }
+    }
+}
+
+/// The id as a number in `radix`, below 1 << 124 like [`id_key`]'s numbers; an id that is not
+/// one falls back to [`id_key`] and will only match the same text.
+fn number_key(id: &[u8], radix: u32) -> IdKey {
+    match gannet_smpp::receipt::id_value(id, radix) {
+        Some(v) if v < 1 << 124 => v,
+        _ => id_key(id),
+    }
+}
+
 /// Key of a message id as sent in submit_sm_resp, receipted_message_id or receipt text.
 pub fn id_key(id: &[u8]) -> IdKey {
     let id = trim(id);
@@ -312,6 +354,17 @@ mod tests {
             id_key(b"0f8e7a8c-3c1b-4d5e-9f00-1b2c3d4e5f60"),
             id_key(b"0F8E7A8C3C1B4D5E9F001B2C3D4E5F60")
         );
+    }
+
+    #[test]
+    fn hex_and_decimal_spellings_of_one_number() {
+        let m = IdMatch::HexToDecimal;
+        assert_eq!(m.resp_key(b"00000A1F3B"), m.receipt_key(b"663355"));
+        assert_ne!(m.resp_key(b"10"), m.receipt_key(b"10"));
+        let m = IdMatch::DecimalToHex;
+        assert_eq!(m.resp_key(b"663355"), m.receipt_key(b"a1f3b"));
+        let m = IdMatch::AsSent;
+        assert_eq!(m.resp_key(b"A1F3B"), m.receipt_key(b"000a1f3b"));
     }
 
     #[test]

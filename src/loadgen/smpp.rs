@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::args::{BindMode, Plan, SmppLoadArgs};
 use super::histogram::Histogram;
-use super::receipts::{Arrived, Book, IdKey, STAT_NAMES, id_key, scan_deliver_sm};
+use super::receipts::{Arrived, Book, IdKey, IdMatch, STAT_NAMES, scan_deliver_sm};
 use super::report::{ClientUsage, LoadReport, ReceiptReport, Second, peak_rss_kib, process_cpu_s};
 use super::template::Template;
 
@@ -528,6 +528,7 @@ struct Driver {
     submit: Option<Submitter>,
     /// Collect message ids and decode receipts.
     receipts: bool,
+    id_match: IdMatch,
     response_timeout_ns: u64,
     shared: Arc<Shared>,
     stats: BindStats,
@@ -569,6 +570,7 @@ impl Driver {
             wpos: 0,
             submit,
             receipts: plan.receipts,
+            id_match: plan.receipt_ids,
             response_timeout_ns: plan.response_timeout.as_nanos() as u64,
             shared,
             stats: BindStats::default(),
@@ -756,12 +758,17 @@ impl Driver {
                     let key = (self.receipts && h.command_status.is_ok())
                         .then(|| message_id(&buf[HEADER_LEN..len]))
                         .flatten()
-                        .map(id_key);
+                        .map(|id| self.id_match.resp_key(id));
                     self.on_response(h, key, now);
                 }
                 CommandId::DELIVER_SM if self.receipts => {
-                    let scanned = scan_deliver_sm(&buf[HEADER_LEN..len])
-                        .map(|v| (v.is_receipt, v.id.map(id_key), v.state));
+                    let scanned = scan_deliver_sm(&buf[HEADER_LEN..len]).map(|v| {
+                        (
+                            v.is_receipt,
+                            v.id.map(|id| self.id_match.receipt_key(id)),
+                            v.state,
+                        )
+                    });
                     match scanned {
                         Some((is_receipt, key, state)) => {
                             self.answer_deliver(h.sequence_number, CommandStatus::ESME_ROK);
