@@ -2,6 +2,9 @@
 //! transliteration, decoding and reassembly, checked against the values of
 //! 3GPP TS 23.038 / TS 23.040 and SMPP 3.4.
 
+// Test helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use gannet::text::gsm7::{self, Table};
