@@ -118,7 +118,7 @@ struct Incoming {
 impl Incoming {
     fn from_submit(sm: SubmitSm) -> Incoming {
         Incoming {
-            payload: sm.payload(),
+            payload: sm.payload().clone(),
             sar: sm.sar(),
             source: sm.source_addr,
             destination: sm.destination_addr,
@@ -130,7 +130,7 @@ impl Incoming {
 
     fn from_data(sm: DataSm) -> Incoming {
         Incoming {
-            payload: sm.tlvs.message_payload().unwrap_or_default(),
+            payload: sm.tlvs.message_payload().cloned().unwrap_or_default(),
             sar: sm.tlvs.sar(),
             source: sm.source_addr,
             destination: sm.destination_addr,
