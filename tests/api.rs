@@ -90,7 +90,8 @@ fn harness_with(
         ],
     )
     .clock(clock.clone())
-    .dispatch(Arc::new(dispatch.clone()));
+    .dispatch(Arc::new(dispatch.clone()))
+    .metrics(api::telemetry::prometheus());
     if let Some(a) = admission {
         builder = builder.admission(a);
     }

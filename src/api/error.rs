@@ -102,6 +102,9 @@ pub enum ApiError {
     /// 503: the store cannot take writes.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// 503: no metrics recorder is installed in this process.
+    #[error("no metrics recorder is installed")]
+    MetricsUnavailable,
     /// 400: a batch in which no message was accepted; the per-item results say why.
     #[error("no message of the batch was accepted")]
     BatchRejected { results: Vec<Value> },
@@ -132,7 +135,9 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::MetricsUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -149,6 +154,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict { .. } => "idempotency_conflict",
             ApiError::Unavailable(_) => "store_unavailable",
+            ApiError::MetricsUnavailable => "metrics_unavailable",
             ApiError::BatchRejected { .. } => "batch_rejected",
         }
     }

@@ -76,9 +76,10 @@ struct Inner {
 }
 
 impl ApiState {
-    /// A state with the system clock, [`SmsOnly`] admission, [`NoDispatch`], and the
-    /// process-wide Prometheus recorder ([`telemetry::prometheus`]); change them with the
-    /// builder's methods.
+    /// A state with the system clock, [`SmsOnly`] admission, [`NoDispatch`] and no metrics
+    /// handle; change them with the builder's methods. The service passes
+    /// [`telemetry::prometheus()`] to [`ApiStateBuilder::metrics`], which installs the
+    /// process-wide recorder: installing it is the binary's choice, not a side effect here.
     pub fn builder(
         store: Store,
         settings: ApiSettings,
@@ -91,7 +92,7 @@ impl ApiState {
             clock: Arc::new(SystemClock::new()),
             admission: Arc::new(SmsOnly),
             dispatch: Arc::new(NoDispatch),
-            metrics: telemetry::prometheus(),
+            metrics: None,
         }
     }
 

@@ -109,7 +109,7 @@ pub(super) async fn render(State(state): State<ApiState>) -> Result<Response, Ap
         .inner
         .metrics
         .as_ref()
-        .ok_or_else(|| ApiError::Unavailable("no metrics recorder is installed".into()))?;
+        .ok_or(ApiError::MetricsUnavailable)?;
     let mut response = handle.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
