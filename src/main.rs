@@ -25,13 +25,39 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate the configuration files and exit.
-    Check,
+    /// Validate the configuration files and exit non-zero naming file, line and key if one
+    /// is wrong.
+    Check(CheckArgs),
+    /// Run the SMSC simulator (carrier personas, scripted outcomes and faults).
+    Sim(gannet::sim::cli::SimArgs),
+    /// Drive bounded load at a server and report what reached it.
+    Loadgen {
+        #[command(subcommand)]
+        command: LoadgenCommand,
+    },
+    /// Normalise a number, say its type, and analyse a text for it.
+    Number(gannet::cli::number::NumberArgs),
     /// Inspect SMPP PDUs.
     Pdu {
         #[command(subcommand)]
         command: PduCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The routing table.
+    #[arg(long, default_value = "routes.yaml")]
+    routes: std::path::PathBuf,
+    /// The simulator world.
+    #[arg(long, default_value = "sim.yaml")]
+    sim: std::path::PathBuf,
+}
+
+#[derive(Subcommand)]
+enum LoadgenCommand {
+    /// SMPP: bind to an SMSC and submit under a window, at a rate or as fast as it answers.
+    Smpp(gannet::loadgen::SmppLoadArgs),
 }
 
 #[derive(Subcommand)]
@@ -65,9 +91,29 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, _shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+async fn run(command: Command, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Check => Ok(ExitCode::SUCCESS),
+        Command::Check(args) => check(&args),
+        Command::Sim(args) => {
+            gannet::sim::cli::run(args, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Loadgen {
+            command: LoadgenCommand::Smpp(args),
+        } => {
+            let json = args.json;
+            let report = gannet::loadgen::run_smpp(args, shutdown).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Number(args) => {
+            gannet::cli::number::run(&args, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Pdu {
             command: PduCommand::Decode(args),
         } => {
@@ -75,6 +121,30 @@ async fn run(command: Command, _shutdown: CancellationToken) -> anyhow::Result<E
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Loads every config file and reports each one's verdict.
+fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut ok = true;
+    match gannet::routes::RouteTable::load(&args.routes) {
+        Ok(_) => println!("{}: ok", args.routes.display()),
+        Err(e) => {
+            eprintln!("{e}");
+            ok = false;
+        }
+    }
+    match gannet::sim::SimConfig::load(&args.sim) {
+        Ok(_) => println!("{}: ok", args.sim.display()),
+        Err(e) => {
+            eprintln!("{e}");
+            ok = false;
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn init_tracing(filter: &str, json: bool) {

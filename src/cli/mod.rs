@@ -1,4 +1,5 @@
 //! Subcommands that are more than a call into one module: their logic lives here so tests
 //! reach it without spawning the binary.
 
+pub mod number;
 pub mod pdu;
