@@ -397,8 +397,17 @@ struct PoolInner {
     done: TaskTracker,
 }
 
+impl Drop for PoolInner {
+    fn drop(&mut self) {
+        // The last handle is gone: nobody can stop the binds any more, so stop them now (they
+        // still drain and report).
+        self.shutdown.cancel();
+    }
+}
+
 impl CarrierPool {
-    /// Starts `binds` bind tasks per carrier on the current tokio runtime. Events go to
+    /// Starts `binds` bind tasks per carrier on the current tokio runtime (call it from within
+    /// one). Events go to
     /// `events`; keep reading it until it closes (after shutdown), or the binds stall (that is
     /// the backpressure). Cancelling `shutdown` (or calling [`CarrierPool::shutdown`]) drains.
     pub fn start(
@@ -574,15 +583,18 @@ mod tests {
 
     #[test]
     fn batches_respect_window_and_limiter() {
-        let c = carrier(100, Some(100));
+        let c = carrier(100, Some(1000));
         let t0 = Instant::now();
         c.requeue_front((0..10).map(seg));
         let mut out = Vec::new();
-        // 100 TPS: tolerance 1, so two now.
+        // 1000 TPS: one on time and four early (5 ms of tolerance at 1.005 ms each).
         let t = c.take_batch(8, t0, &mut out);
-        assert_eq!(out.iter().map(|s| s.token).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(
+            out.iter().map(|s| s.token).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3, 4]
+        );
         assert!(!t.idle);
-        assert_eq!(t.wake_at, Some(t0 + Duration::from_millis(10)));
+        assert_eq!(t.wake_at, Some(t0 + Duration::from_micros(25)));
         out.clear();
         let t = c.take_batch(3, t0 + Duration::from_secs(1), &mut out);
         assert_eq!(out.len(), 3, "window-limited");
