@@ -1,233 +1,42 @@
-//! `gannet loadgen smpp` against an SMSC on 127.0.0.1:0.
+//! `gannet loadgen smpp` against the SMSC simulator (`gannet::sim`) on 127.0.0.1:0.
 //!
-//! The SMSC here is a few dozen lines over the smpp crate's codec: it answers everything, can
-//! hold its answers until a bind's window is full (so the window the client keeps is what the
-//! SMSC sees), throttles every Nth submit, and sends receipts after (or before) the response,
-//! with the id written differently from the submit_sm_resp (zero-padded, upper case) as
-//! carriers do. It counts what it saw; the tests compare that with the client's report.
-//! No test asserts on time.
+//! The simulator's own counters are the other side of every check: what the client reports
+//! must be what the SMSC saw. The simulator refuses a submit beyond its `window` with
+//! ESME_RMSGQFUL, so a client that overran its window would see refusals; one test proves that
+//! check bites. SMSC-initiated enquire_link is the one thing the simulator does not do: a
+//! few lines over the smpp codec stand in for it there. No test asserts on time.
 
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use gannet::loadgen::{Histogram, LoadReport, SmppLoadArgs, run_smpp};
+use gannet::sim::{Fault, PersonaStats, SimConfig, SimHandle, Status};
 use gannet_smpp::codec::{Frame, PduCodec};
-use gannet_smpp::{
-    Address, BindResp, Body, CommandStatus, DeliverSm, Header, Pdu, SubmitSm, Tlv, TlvTag,
-};
+use gannet_smpp::{BindResp, Body, CommandStatus, Header, Pdu};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
-#[derive(Clone, Copy, Default, PartialEq)]
-enum Receipts {
-    #[default]
-    After,
-    Before,
-}
-
-#[derive(Default)]
-struct Behaviour {
-    /// Answer only once this many submits are unanswered on the connection.
-    hold: Option<u64>,
-    /// Every Nth submit gets ESME_RTHROTTLED.
-    throttle_every: Option<u64>,
-    receipts: Receipts,
-    /// Send the client an enquire_link right after each bind.
-    enquire_link: bool,
-    /// Cancel this token once this many submits have arrived.
-    cancel_at: Option<(u64, CancellationToken)>,
-    /// Keep every submit_sm.
-    record: bool,
-    /// Write the receipt id in decimal (submit_sm_resp has it in hex).
-    receipt_ids_decimal: bool,
-}
-
-#[derive(Default)]
-struct Seen {
-    binds: Mutex<Vec<&'static str>>,
-    submits: AtomicU64,
-    max_unanswered: AtomicU64,
-    receipts_sent: AtomicU64,
-    enquire_link_resps: AtomicU64,
-    deliver_sm_resps: AtomicU64,
-    unbinds: AtomicU64,
-    recorded: Mutex<Vec<SubmitSm>>,
-    /// Connections bound as receivers, for receipts of transmitter binds.
-    receivers: Mutex<Vec<mpsc::UnboundedSender<Pdu>>>,
-}
-
-struct Smsc {
-    addr: SocketAddr,
-    seen: Arc<Seen>,
-}
-
-async fn smsc(behaviour: Behaviour) -> Smsc {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let seen = Arc::new(Seen::default());
-    let behaviour = Arc::new(behaviour);
-    let s = Arc::clone(&seen);
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            tokio::spawn(serve(stream, Arc::clone(&behaviour), Arc::clone(&s)));
-        }
-    });
-    Smsc { addr, seen }
-}
-
-fn complete_frame_buffered(buf: &[u8]) -> bool {
-    Header::peek(buf).is_some_and(|h| buf.len() >= h.command_length as usize)
-}
-
-async fn serve(stream: tokio::net::TcpStream, b: Arc<Behaviour>, seen: Arc<Seen>) {
-    let mut framed = Framed::new(stream, PduCodec::default());
-    let (tx, mut rx) = mpsc::unbounded_channel::<Pdu>();
-    let mut held: Vec<Pdu> = Vec::new();
-    let mut unanswered = 0u64;
-    let mut seq = 1000u32;
-    loop {
-        let frame = tokio::select! {
-            f = framed.next() => match f {
-                Some(Ok(Frame::Pdu(pdu))) => pdu,
-                Some(other) => panic!("SMSC read {other:?}"),
-                None => return,
-            },
-            Some(pdu) = rx.recv() => {
-                framed.send(pdu).await.unwrap();
-                continue;
-            }
-        };
-        let s = frame.sequence_number;
-        match frame.body {
-            Body::BindTransceiver(_) | Body::BindTransmitter(_) | Body::BindReceiver(_) => {
-                let (name, resp) = match frame.body {
-                    Body::BindTransceiver(_) => (
-                        "transceiver",
-                        Body::BindTransceiverResp(Some(BindResp::new(&b"test-smsc"[..]))),
-                    ),
-                    Body::BindTransmitter(_) => (
-                        "transmitter",
-                        Body::BindTransmitterResp(Some(BindResp::new(&b"test-smsc"[..]))),
-                    ),
-                    _ => (
-                        "receiver",
-                        Body::BindReceiverResp(Some(BindResp::new(&b"test-smsc"[..]))),
-                    ),
-                };
-                seen.binds.lock().unwrap().push(name);
-                if name == "receiver" {
-                    seen.receivers.lock().unwrap().push(tx.clone());
-                }
-                framed.send(Pdu::new(s, resp)).await.unwrap();
-                if b.enquire_link {
-                    seq += 1;
-                    framed.send(Pdu::new(seq, Body::EnquireLink)).await.unwrap();
-                }
-            }
-            Body::SubmitSm(sm) => {
-                let n = seen.submits.fetch_add(1, Relaxed) + 1;
-                unanswered += 1;
-                seen.max_unanswered.fetch_max(unanswered, Relaxed);
-                let throttled = b.throttle_every.is_some_and(|e| n % e == 0);
-                let resp = if throttled {
-                    Pdu::new(s, Body::SubmitSmResp(None))
-                        .with_status(CommandStatus::ESME_RTHROTTLED)
-                } else {
-                    Pdu::new(s, Body::submit_sm_resp(format!("{n:x}")))
-                };
-                let receipt = (!throttled && sm.registered_delivery & 1 == 1).then(|| {
-                    seq += 1;
-                    receipt(seq, n, &sm, b.receipt_ids_decimal)
-                });
-                if b.record {
-                    seen.recorded.lock().unwrap().push(sm);
-                }
-                let receipt_to_receiver =
-                    receipt.is_some() && seen.binds.lock().unwrap().contains(&"receiver");
-                if b.receipts == Receipts::Before
-                    && let Some(r) = &receipt
-                {
-                    seen.receipts_sent.fetch_add(1, Relaxed);
-                    held.push(r.clone());
-                }
-                held.push(resp);
-                if b.receipts == Receipts::After
-                    && let Some(r) = receipt
-                {
-                    seen.receipts_sent.fetch_add(1, Relaxed);
-                    if receipt_to_receiver {
-                        let receivers = seen.receivers.lock().unwrap();
-                        receivers[n as usize % receivers.len()].send(r).unwrap();
-                    } else {
-                        held.push(r);
-                    }
-                }
-                if let Some((at, token)) = &b.cancel_at
-                    && n == *at
-                {
-                    token.cancel();
-                }
-            }
-            Body::EnquireLinkResp => {
-                seen.enquire_link_resps.fetch_add(1, Relaxed);
-            }
-            Body::DeliverSmResp(_) => {
-                seen.deliver_sm_resps.fetch_add(1, Relaxed);
-            }
-            Body::Unbind => {
-                seen.unbinds.fetch_add(1, Relaxed);
-                for pdu in held.drain(..) {
-                    framed.feed(pdu).await.unwrap();
-                }
-                framed.send(Pdu::new(s, Body::UnbindResp)).await.unwrap();
-                return;
-            }
-            other => panic!("SMSC did not expect {other:?}"),
-        }
-        let full = b.hold.is_none_or(|h| unanswered >= h);
-        if full && !complete_frame_buffered(framed.read_buffer()) {
-            for pdu in held.drain(..) {
-                framed.feed(pdu).await.unwrap();
-            }
-            SinkExt::<Pdu>::flush(&mut framed).await.unwrap();
-            unanswered = 0;
-        }
-    }
-}
-
-/// A receipt for message `n`: TLVs on odd messages, text only on even ones, and the id in the
-/// text zero-padded and upper case where submit_sm_resp had it bare and lower case (or in
-/// decimal, when `decimal`).
-fn receipt(seq: u32, n: u64, sm: &SubmitSm, decimal: bool) -> Pdu {
-    let (text_id, tlv_id) = if decimal {
-        (format!("{n:010}"), n.to_string())
-    } else {
-        (format!("{n:010X}"), format!("{n:x}"))
-    };
-    let text = format!(
-        "id:{text_id} sub:001 dlvrd:001 submit date:2501011200 done date:2501011200 stat:DELIVRD err:000 text:Your code"
+/// One persona named `smsc` with the loadgen's default account, plus `extra` persona keys
+/// (indented by four spaces).
+async fn sim(extra: &str) -> (SimHandle, SocketAddr) {
+    let yaml = format!(
+        "personas:\n  - name: smsc\n    listen: 127.0.0.1:0\n    \
+         accounts: [{{ system_id: loadgen, password: loadgen }}]\n{extra}"
     );
-    let mut d = DeliverSm {
-        source_addr: sm.destination_addr.clone(),
-        destination_addr: Address::alphanumeric(&b"GANNET"[..]),
-        esm_class: 0x04,
-        short_message: Bytes::from(text),
-        ..DeliverSm::default()
-    };
-    if n % 2 == 1 {
-        d = d
-            .with_tlv(Tlv::cstr(TlvTag::RECEIPTED_MESSAGE_ID, tlv_id.as_bytes()))
-            .with_tlv(Tlv::u8(TlvTag::MESSAGE_STATE, 2));
-    }
-    Pdu::new(seq, Body::DeliverSm(d))
+    let config = SimConfig::parse(Path::new("loadgen-test.yaml"), &yaml).unwrap();
+    let sim = gannet::sim::Sim::start(config).await.unwrap();
+    let addr = sim.persona_addr("smsc");
+    (sim, addr)
+}
+
+fn stats(sim: &SimHandle) -> PersonaStats {
+    sim.stats("smsc").unwrap()
 }
 
 fn args(addr: SocketAddr, extra: &[&str]) -> SmppLoadArgs {
@@ -245,8 +54,8 @@ async fn run(addr: SocketAddr, extra: &[&str]) -> LoadReport {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn count_10000_all_acknowledged() {
-    let s = smsc(Behaviour::default()).await;
-    let r = run(s.addr, &["--count", "10000"]).await;
+    let (sim, addr) = sim("").await;
+    let r = run(addr, &["--count", "10000"]).await;
     assert_eq!(r.submitted, 10_000);
     assert_eq!(r.acknowledged, 10_000);
     assert_eq!(r.accepted(), 10_000);
@@ -257,73 +66,110 @@ async fn count_10000_all_acknowledged() {
     assert!(r.receipts.is_none());
     assert!(r.elapsed_s > 0.0 && r.acknowledged_per_s > 0.0);
     assert!(r.client.peak_rss_kib > 0);
-    assert_eq!(s.seen.submits.load(Relaxed), 10_000);
-    assert_eq!(*s.seen.binds.lock().unwrap(), ["transceiver"]);
-    assert_eq!(s.seen.unbinds.load(Relaxed), 1);
+    let s = stats(&sim);
+    assert_eq!((s.binds, s.submits, s.segments), (1, 10_000, 10_000));
+    assert_eq!(s.resps_with(CommandStatus::ESME_ROK), 10_000);
+    assert_eq!(s.duplicates, 0, "every destination differs");
     let shown = r.to_string();
     assert!(shown.contains("acknowledged          10000"), "{shown}");
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["acknowledged"], 10_000);
     assert_eq!(json["statuses"]["ESME_ROK"], 10_000);
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn window_is_filled_and_never_exceeded() {
-    // The SMSC answers only once 50 submits are unanswered: the client must reach exactly 50
-    // and (reading all it can before answering) would show more if it sent more.
-    let s = smsc(Behaviour {
-        hold: Some(50),
-        ..Behaviour::default()
-    })
-    .await;
-    let r = run(s.addr, &["--count", "10000", "--window", "50"]).await;
-    assert_eq!(r.accepted(), 10_000);
-    assert_eq!(s.seen.max_unanswered.load(Relaxed), 50);
+    // With a response latency the simulator counts unanswered submits per bind and refuses
+    // the one past its window: none may be refused, and the client must have filled it.
+    let (sim, addr) = sim("    window: 50\n    resp_latency: 2ms\n").await;
+    let r = run(addr, &["--count", "5000", "--window", "50"]).await;
+    assert_eq!(r.accepted(), 5000);
     assert_eq!(r.max_in_flight, 50);
+    let s = stats(&sim);
+    assert_eq!(s.window_full, 0);
+    assert_eq!(s.segments, 5000);
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn window_holds_across_binds() {
-    let s = smsc(Behaviour {
-        hold: Some(16),
-        ..Behaviour::default()
-    })
-    .await;
-    let r = run(
-        s.addr,
-        &["--count", "9600", "--window", "16", "--binds", "3"],
-    )
-    .await;
-    assert_eq!(r.accepted(), 9_600);
-    assert_eq!(s.seen.binds.lock().unwrap().len(), 3);
-    assert_eq!(s.seen.max_unanswered.load(Relaxed), 16);
+async fn window_holds_on_every_bind() {
+    let (sim, addr) = sim("    window: 16\n    resp_latency: 1ms\n").await;
+    let r = run(addr, &["--count", "4800", "--window", "16", "--binds", "3"]).await;
+    assert_eq!(r.accepted(), 4800);
     assert_eq!(r.max_in_flight, 16);
+    let s = stats(&sim);
+    assert_eq!((s.binds, s.window_full, s.segments), (3, 0, 4800));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overrun_window_would_show() {
+    // The control: a client window one larger than the SMSC's. The first 49 wait a second
+    // for their answer; the 50th, and every submit sent in its place until then, is refused.
+    let (sim, addr) = sim("    window: 49\n    resp_latency: 1s\n").await;
+    let r = run(addr, &["--count", "200", "--window", "50"]).await;
+    let s = stats(&sim);
+    assert_eq!(s.window_full, 151);
+    assert_eq!(r.statuses.get("ESME_RMSGQFUL"), Some(&151));
+    assert_eq!(r.accepted(), 49);
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipts_are_matched_whatever_the_id_spelling() {
-    let s = smsc(Behaviour::default()).await;
-    let r = run(s.addr, &["--count", "3000", "--receipts"]).await;
+    // submit_sm_resp has the id bare and lower case, receipts zero-padded and upper case, in
+    // the text, the TLVs or both.
+    for format in ["text", "tlv", "both"] {
+        let (sim, addr) = sim(&format!(
+            "    message_ids:\n      format: {{ style: hex }}\n      \
+             receipt_format: {{ style: hex, width: 12, case: upper }}\n    \
+             receipts: {{ format: {format} }}\n"
+        ))
+        .await;
+        let r = run(addr, &["--count", "3000", "--receipts"]).await;
+        let rc = r.receipts.as_ref().unwrap();
+        assert_eq!(r.accepted(), 3000, "{format}");
+        assert_eq!((rc.received, rc.matched), (3000, 3000), "{format}");
+        assert_eq!(rc.by_stat.get("DELIVRD"), Some(&3000), "{format}");
+        assert_eq!((rc.outstanding, rc.unmatched), (0, 0), "{format}");
+        assert_eq!(rc.latency.count, 3000);
+        assert_eq!(stats(&sim).receipts_with("DELIVRD"), 3000);
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_by_outcome() {
+    // Outcomes by prefix: the client's counts by stat are the simulator's.
+    let (sim, addr) = sim(
+        "    outcomes:\n      - { prefix: \"91\", delivered: 70, undeliverable: 20, \
+         expired: 10 }\n",
+    )
+    .await;
+    let r = run(addr, &["--count", "2000", "--receipts"]).await;
     let rc = r.receipts.as_ref().unwrap();
-    assert_eq!(r.accepted(), 3000);
-    assert_eq!(rc.received, 3000);
-    assert_eq!(rc.matched, 3000);
-    assert_eq!(rc.by_stat.get("DELIVRD"), Some(&3000));
-    assert_eq!((rc.outstanding, rc.unmatched), (0, 0));
-    assert_eq!(rc.latency.count, 3000);
-    assert_eq!(s.seen.deliver_sm_resps.load(Relaxed), 3000);
+    let s = stats(&sim);
+    for stat in ["DELIVRD", "UNDELIV", "EXPIRED"] {
+        assert_eq!(
+            rc.by_stat.get(stat).copied().unwrap_or(0),
+            s.receipts_with(stat),
+            "{stat}"
+        );
+    }
+    assert_eq!((rc.matched, rc.outstanding), (2000, 0));
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipt_ids_in_another_base() {
-    let s = smsc(Behaviour {
-        receipt_ids_decimal: true,
-        ..Behaviour::default()
-    })
+    let (sim, addr) = sim(
+        "    message_ids:\n      format: { style: hex, width: 10, case: upper }\n      \
+         receipt_format: { style: decimal }\n      first: 3000000000\n",
+    )
     .await;
-    // 0x10 and 16 are one message: matched only when told how the ids relate.
     let r = run(
-        s.addr,
+        addr,
         &[
             "--count",
             "1000",
@@ -335,37 +181,32 @@ async fn receipt_ids_in_another_base() {
     .await;
     let rc = r.receipts.as_ref().unwrap();
     assert_eq!((rc.matched, rc.outstanding, rc.unmatched), (1000, 0, 0));
+    // Read as sent, 00B2D05E00 is not 3000000000.
     let r = run(
-        s.addr,
+        addr,
         &["--count", "1000", "--receipts", "--receipt-wait", "50ms"],
     )
     .await;
     let rc = r.receipts.as_ref().unwrap();
-    assert!(
-        rc.matched < 1000,
-        "as-sent matches only ids that read alike: {}",
-        rc.matched
-    );
-    assert_eq!(rc.received, 1000);
+    assert_eq!((rc.received, rc.matched), (1000, 0));
+    assert_eq!((rc.outstanding, rc.unmatched), (1000, 1000));
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipts_before_their_response_are_matched() {
-    let s = smsc(Behaviour {
-        receipts: Receipts::Before,
-        ..Behaviour::default()
-    })
-    .await;
-    let r = run(s.addr, &["--count", "2000", "--receipts"]).await;
+    let (sim, addr) = sim("    faults: { receipt_before_response: true }\n").await;
+    let r = run(addr, &["--count", "2000", "--receipts"]).await;
     let rc = r.receipts.as_ref().unwrap();
     assert_eq!((rc.matched, rc.outstanding, rc.unmatched), (2000, 0, 0));
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipts_on_a_separate_receiver_bind() {
-    let s = smsc(Behaviour::default()).await;
+    let (sim, addr) = sim("").await;
     let r = run(
-        s.addr,
+        addr,
         &[
             "--count",
             "2000",
@@ -379,74 +220,75 @@ async fn receipts_on_a_separate_receiver_bind() {
     .await;
     let rc = r.receipts.as_ref().unwrap();
     assert_eq!((rc.matched, rc.outstanding), (2000, 0));
-    let mut binds = s.seen.binds.lock().unwrap().clone();
-    binds.sort_unstable();
-    assert_eq!(
-        binds,
-        ["receiver", "receiver", "transmitter", "transmitter"]
-    );
-    assert_eq!(s.seen.unbinds.load(Relaxed), 4);
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(stats(&sim).binds, 4);
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_statuses_are_counted_by_name() {
-    let s = smsc(Behaviour {
-        throttle_every: Some(10),
-        ..Behaviour::default()
-    })
-    .await;
-    let r = run(s.addr, &["--count", "5000", "--receipts"]).await;
+    // A TPS limit: whatever the split, the client's counts are the simulator's.
+    let (sim, addr) = sim("    tps: 1000\n    tps_burst: 500\n").await;
+    let r = run(addr, &["--count", "5000"]).await;
+    let s = stats(&sim);
     assert_eq!(r.acknowledged, 5000);
-    assert_eq!(r.statuses.get("ESME_ROK"), Some(&4500));
-    assert_eq!(r.statuses.get("ESME_RTHROTTLED"), Some(&500));
+    assert_eq!(r.accepted(), s.segments);
+    assert_eq!(
+        r.statuses.get("ESME_RTHROTTLED").copied().unwrap_or(0),
+        s.throttled
+    );
+    // And exactly: every submit refused.
+    sim.fault(
+        "smsc",
+        Fault::RejectSubmits {
+            status: Some(Status(CommandStatus::ESME_RSYSERR)),
+        },
+    )
+    .unwrap();
+    let r = run(addr, &["--count", "700", "--receipts"]).await;
+    assert_eq!(r.statuses.get("ESME_RSYSERR"), Some(&700));
+    assert_eq!(r.accepted(), 0);
     let rc = r.receipts.as_ref().unwrap();
     assert_eq!(
-        (rc.matched, rc.outstanding),
-        (4500, 0),
+        (rc.received, rc.outstanding),
+        (0, 0),
         "no receipt awaited for a refusal"
     );
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn segments_share_destination_and_reference() {
-    let s = smsc(Behaviour {
-        record: true,
-        ..Behaviour::default()
-    })
-    .await;
+async fn segments_arrive_as_whole_messages() {
+    let (sim, addr) = sim("").await;
     let r = run(
-        s.addr,
+        addr,
         &["--count", "300", "--segments", "3", "--dest-prefix", "4477"],
     )
     .await;
     assert_eq!(r.parts_per_message, 3);
     assert_eq!(r.accepted(), 300);
-    let recorded = s.seen.recorded.lock().unwrap();
-    assert_eq!(recorded.len(), 300);
-    for message in recorded.chunks(3) {
-        let udh = |sm: &SubmitSm| sm.short_message[..6].to_vec();
-        let first = udh(&message[0]);
-        for (i, part) in message.iter().enumerate() {
-            assert_eq!(part.esm_class, 0x40);
-            assert_eq!(part.destination_addr, message[0].destination_addr);
-            assert!(part.destination_addr.addr.starts_with(b"4477"));
-            let u = udh(part);
-            assert_eq!(&u[..5], &first[..5], "same reference and total");
-            assert_eq!(u[4], 3);
-            assert_eq!(usize::from(u[5]), i + 1);
-        }
+    let s = stats(&sim);
+    assert_eq!((s.segments, s.messages), (300, 100));
+    let received = sim.received("smsc").unwrap();
+    assert_eq!(received.len(), 100);
+    for m in &received {
+        assert_eq!(m.segments, 3);
+        assert!(
+            m.destination.trim_start_matches('+').starts_with("4477"),
+            "{}",
+            m.destination
+        );
+        assert!(m.text.starts_with("Your code is 482913."), "{}", m.text);
+        assert!(m.text.chars().count() > 2 * 153, "needs three parts");
     }
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn destination_mix_is_exact() {
-    let s = smsc(Behaviour {
-        record: true,
-        ..Behaviour::default()
-    })
-    .await;
+    let (sim, addr) = sim("").await;
     run(
-        s.addr,
+        addr,
         &[
             "--count",
             "4000",
@@ -457,56 +299,54 @@ async fn destination_mix_is_exact() {
         ],
     )
     .await;
-    let recorded = s.seen.recorded.lock().unwrap();
-    let count = |p: &[u8]| {
-        recorded
+    let received = sim.received("smsc").unwrap();
+    assert_eq!(received.len(), 4000);
+    let count = |p: &str| {
+        received
             .iter()
-            .filter(|sm| sm.destination_addr.addr.starts_with(p))
+            .filter(|m| m.destination.trim_start_matches('+').starts_with(p))
             .count()
     };
-    assert_eq!((count(b"9198"), count(b"4477")), (1000, 3000));
-    let distinct: std::collections::HashSet<_> = recorded
-        .iter()
-        .map(|sm| sm.destination_addr.addr.clone())
-        .collect();
-    assert!(distinct.len() > 3990, "{} distinct", distinct.len());
+    assert_eq!((count("9198"), count("4477")), (1000, 3000));
+    assert_eq!(stats(&sim).duplicates, 0, "no destination twice");
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_loop_rate_sends_the_count() {
-    let s = smsc(Behaviour::default()).await;
-    let r = run(s.addr, &["--count", "2000", "--rate", "50000"]).await;
+    let (sim, addr) = sim("").await;
+    let r = run(addr, &["--count", "2000", "--rate", "50000"]).await;
     assert_eq!(r.rate, 50_000);
     assert_eq!(r.accepted(), 2000);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn enquire_link_is_answered() {
-    let s = smsc(Behaviour {
-        enquire_link: true,
-        ..Behaviour::default()
-    })
-    .await;
-    let r = run(s.addr, &["--count", "1000", "--binds", "2"]).await;
-    assert_eq!(r.accepted(), 1000);
-    assert_eq!(s.seen.enquire_link_resps.load(Relaxed), 2);
+    assert_eq!(stats(&sim).segments, 2000);
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_a_long_run_with_a_report() {
+    let (sim, addr) = sim("").await;
     let token = CancellationToken::new();
-    let s = smsc(Behaviour {
-        cancel_at: Some((5000, token.clone())),
-        ..Behaviour::default()
-    })
-    .await;
-    let r = run_smpp(args(s.addr, &["--duration", "10m"]), token)
-        .await
-        .unwrap();
+    let run = tokio::spawn(run_smpp(args(addr, &["--duration", "10m"]), token.clone()));
+    // Stop it once the SMSC has seen 5000 submits.
+    while stats(&sim).submits < 5000 {
+        tokio::task::yield_now().await;
+    }
+    token.cancel();
+    let r = run.await.unwrap().unwrap();
     assert!(r.submitted >= 5000, "{}", r.submitted);
     assert_eq!(r.acknowledged, r.submitted, "in-flight drained");
     assert_eq!(r.unanswered, 0);
-    assert_eq!(s.seen.unbinds.load(Relaxed), 1);
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(stats(&sim).submits, r.submitted);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enquire_link_from_the_smsc_is_answered() {
+    let smsc = enquire_link_smsc().await;
+    let r = run(smsc.addr, &["--count", "1000", "--binds", "2"]).await;
+    assert_eq!(r.accepted(), 1000);
+    assert_eq!(smsc.enquire_link_resps.load(Relaxed), 2);
 }
 
 #[tokio::test]
@@ -590,6 +430,51 @@ fn histogram_percentiles_on_known_data() {
     t.record_n(2_000_000_000, 100);
     within(t.percentile(99.0), 100_000);
     within(t.percentile(99.5), 2_000_000_000);
+}
+
+/// An SMSC that sends each bind an enquire_link (SMPP 3.4 §4.11: either side may), which the
+/// simulator never does, and otherwise answers submits and unbind.
+struct EnquireLinkSmsc {
+    addr: SocketAddr,
+    enquire_link_resps: Arc<AtomicU64>,
+}
+
+async fn enquire_link_smsc() -> EnquireLinkSmsc {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let resps = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&resps);
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let mut framed = Framed::new(stream, PduCodec::default());
+                while let Some(Ok(Frame::Pdu(pdu))) = framed.next().await {
+                    let seq = pdu.sequence_number;
+                    let answer = match pdu.body {
+                        Body::BindTransceiver(_) => {
+                            let resp = Body::BindTransceiverResp(Some(BindResp::new("t")));
+                            framed.send(Pdu::new(seq, resp)).await.unwrap();
+                            Pdu::new(1000, Body::EnquireLink)
+                        }
+                        Body::SubmitSm(_) => Pdu::new(seq, Body::submit_sm_resp("1")),
+                        Body::EnquireLinkResp => {
+                            counter.fetch_add(1, Relaxed);
+                            continue;
+                        }
+                        Body::Unbind => Pdu::new(seq, Body::UnbindResp),
+                        other => panic!("unexpected {other:?}"),
+                    };
+                    framed.send(answer).await.unwrap();
+                }
+            });
+        }
+    });
+    EnquireLinkSmsc {
+        addr,
+        enquire_link_resps: resps,
+    }
 }
 
 /// The client's own ceiling, against a sink that does nothing but peek headers and answer on
