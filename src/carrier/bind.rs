@@ -975,7 +975,111 @@ fn is_receipt(body: &Body) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gannet_smpp::{DeliverSm, Tlv, TlvTag};
+    use crate::carrier::config::CarrierSettings;
+    use gannet_smpp::{Address, BindResp, DeliverSm, SubmitSm, Tlv, TlvTag};
+    use tokio::io::AsyncReadExt;
+    use tokio_util::sync::CancellationToken;
+
+    fn segment(token: u64) -> Segment {
+        let sm = SubmitSm {
+            source_addr: Address::alphanumeric(&b"Gannet"[..]),
+            destination_addr: Address::international(&b"447700900123"[..]),
+            short_message: Bytes::from(format!("message number {token}")),
+            ..SubmitSm::default()
+        };
+        Segment {
+            token,
+            index: 0,
+            pdu: Pdu::new(0, Body::SubmitSm(sm)),
+            resend_ambiguous: false,
+            attempts: 0,
+            temporary: 0,
+            throttled: 0,
+            ambiguous: 0,
+        }
+    }
+
+    /// The byte-offset rule over a transport that takes 64 octets at a time: the peer reads
+    /// the bind and three submits, then hangs up. Submits wholly written before that are
+    /// ambiguous; the rest were never sent and are back at the head of the queue, in order.
+    #[tokio::test]
+    async fn a_cut_connection_splits_sent_from_not_sent_by_offset() {
+        let mut s = CarrierSettings::new("c", "127.0.0.1", 1, "sys", "pw");
+        s.window = 8;
+        let carrier = Arc::new(Carrier::new(s, CancellationToken::new(), now()));
+        carrier.requeue_front((0..8).map(segment));
+        let (tx, mut rx) = mpsc::channel(64);
+        let mut task = BindTask::new(carrier.clone(), 0, tx);
+        let (client, server) = tokio::io::duplex(64);
+
+        let peer = tokio::spawn(async move {
+            let (read, mut write) = tokio::io::split(server);
+            let mut frames = FramedRead::new(read, PduCodec::default());
+            let Some(Ok(Frame::Pdu(bind))) = frames.next().await else {
+                panic!("no bind");
+            };
+            let resp = Pdu::new(
+                bind.sequence_number,
+                Body::BindTransceiverResp(Some(BindResp::new(&b"smsc"[..]))),
+            );
+            write.write_all(&resp.to_bytes()).await.unwrap();
+            let mut submits = 0;
+            while submits < 3 {
+                match frames.next().await {
+                    Some(Ok(Frame::Pdu(p))) if p.command_id() == CommandId::SUBMIT_SM => {
+                        submits += 1
+                    }
+                    Some(Ok(_)) => {}
+                    other => panic!("{other:?}"),
+                }
+            }
+            // What the transport still holds was written by the client: read it out of the
+            // pipe's buffer so it counts, then hang up.
+            let mut rest = frames.into_inner();
+            let mut buf = [0u8; 256];
+            let _ = tokio::time::timeout(Duration::from_millis(50), rest.read(&mut buf)).await;
+        });
+
+        let (reason, healthy) = task.serve(client).await;
+        peer.await.unwrap();
+        assert_eq!(reason, DownReason::Closed);
+        assert!(!healthy, "no submit was ever answered");
+
+        let mut ambiguous = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            if let PoolEvent::SegmentResult {
+                token,
+                outcome: SegmentOutcome::Ambiguous,
+                attempts,
+                ..
+            } = ev
+            {
+                assert_eq!(attempts, 1);
+                ambiguous.push(token);
+            }
+        }
+        let mut requeued = Vec::new();
+        carrier.take_batch(100, now(), &mut requeued);
+        let requeued: Vec<u64> = requeued
+            .iter()
+            .map(|s| {
+                assert_eq!(s.attempts, 0, "a segment that never left is not an attempt");
+                s.token
+            })
+            .collect();
+        assert!(ambiguous.len() >= 3, "{ambiguous:?}");
+        assert!(
+            !requeued.is_empty(),
+            "the 64-octet pipe cannot hold five submits"
+        );
+        let mut all = ambiguous.clone();
+        all.extend(&requeued);
+        assert_eq!(
+            all,
+            (0..8).collect::<Vec<_>>(),
+            "each once, sent ones first, in order"
+        );
+    }
 
     #[test]
     fn receipts_are_told_from_mo() {

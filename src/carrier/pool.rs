@@ -250,7 +250,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Carrier {
-    fn new(settings: CarrierSettings, shutdown: CancellationToken, now: Instant) -> Carrier {
+    pub(crate) fn new(
+        settings: CarrierSettings,
+        shutdown: CancellationToken,
+        now: Instant,
+    ) -> Carrier {
         let limiter = CarrierLimiter::new(settings.tps, now);
         let stats = CarrierStats::new(settings.binds);
         Carrier {
