@@ -523,6 +523,19 @@ async fn the_receipt_queue_is_bounded() {
     let s = sim.stats("p").unwrap();
     assert_eq!((s.receipts_queued, s.receipts_dropped), (2, 3));
     sim.shutdown().await;
+
+    // So is the wheel of receipts waiting for their time.
+    let sim = start(&persona(
+        "    receipts: { max_scheduled: 2 }\n    outcomes: [{ prefix: \"\", delivered: 1, delay: 1h }]\n",
+    ))
+    .await;
+    let mut e = Esme::bound(sim.persona_addr("p"), Kind::Trx).await;
+    for i in 0..3 {
+        e.submit(submit("4477", &format!("{i}"), 1)).await;
+    }
+    let s = sim.stats("p").unwrap();
+    assert_eq!((s.receipts_scheduled, s.receipts_dropped), (2, 1));
+    sim.shutdown().await;
 }
 
 #[tokio::test]
@@ -1208,23 +1221,48 @@ async fn cli_starts_from_the_example_config() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "throughput check: cargo test --release --test sim -- --ignored --nocapture throughput"]
 async fn throughput() {
+    use support::load::{run, thread_cpu};
     let sim = start(&persona("")).await;
     let addr = sim.persona_addr("p");
-    let r = support::load::run(addr, 5_000_000, 256, 0, false).await;
+    let cpu0 = thread_cpu("tokio-rt");
+    let r = run(addr, 5_000_000, 256, 0, false).await;
+    let cpu1 = thread_cpu("tokio-rt");
     println!(
-        "no receipts: {} submit_sm in {:?}: {:.0} submit_sm/s",
+        "no receipts: {} submit_sm in {:?}: {:.0} submit_sm/s; simulator CPU {:.2} us per submit_sm",
         r.resps,
         r.elapsed,
-        r.per_sec(r.resps)
+        r.per_sec(r.resps),
+        (cpu1 - cpu0) * 1e6 / r.resps as f64
     );
-    let r = support::load::run(addr, 2_000_000, 256, 1, true).await;
+    let r = run(addr, 2_000_000, 256, 1, true).await;
+    let cpu2 = thread_cpu("tokio-rt");
     println!(
-        "one receipt each: {} submit_sm and {} receipts in {:?}: {:.0} submit_sm/s, {:.0} receipts/s",
+        "one receipt each: {} submit_sm and {} receipts in {:?}: {:.0} submit_sm/s, {:.0} receipts/s; simulator CPU {:.2} us per submit_sm with its receipt",
         r.resps,
         r.receipts,
         r.elapsed,
         r.per_sec(r.resps),
-        r.per_sec(r.receipts)
+        r.per_sec(r.receipts),
+        (cpu2 - cpu1) * 1e6 / r.resps as f64
+    );
+    assert_eq!(r.receipts, r.resps);
+    sim.shutdown().await;
+
+    // Receipts 200ms after their submit: through the wheel and the bind registry.
+    let sim = start(&persona(
+        "    outcomes: [{ prefix: \"\", delivered: 1, delay: 200ms }]\n",
+    ))
+    .await;
+    let cpu0 = thread_cpu("tokio-rt");
+    let r = run(sim.persona_addr("p"), 2_000_000, 256, 1, true).await;
+    let cpu1 = thread_cpu("tokio-rt");
+    println!(
+        "one receipt each, 200ms later: {} submit_sm and {} receipts in {:?}: {:.0} submit_sm/s; simulator CPU {:.2} us per submit_sm with its receipt",
+        r.resps,
+        r.receipts,
+        r.elapsed,
+        r.per_sec(r.resps),
+        (cpu1 - cpu0) * 1e6 / r.resps as f64
     );
     assert_eq!(r.receipts, r.resps);
     sim.shutdown().await;

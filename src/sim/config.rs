@@ -197,6 +197,10 @@ pub struct ReceiptsConfig {
     /// deliver_sm sent and not yet answered, per bind.
     #[serde(default = "default_deliver_window")]
     pub window: u32,
+    /// Receipts waiting for their time, at most (a long benchmark with long delays would
+    /// otherwise hold them all); beyond it they are dropped and counted.
+    #[serde(default = "default_max_scheduled")]
+    pub max_scheduled: usize,
 }
 
 impl Default for ReceiptsConfig {
@@ -207,6 +211,7 @@ impl Default for ReceiptsConfig {
             intermediate: Vec::new(),
             queue_capacity: default_queue_capacity(),
             window: default_deliver_window(),
+            max_scheduled: default_max_scheduled(),
         }
     }
 }
@@ -392,6 +397,10 @@ fn default_duplicate_window() -> Spanned<usize> {
 
 fn default_queue_capacity() -> usize {
     100_000
+}
+
+fn default_max_scheduled() -> usize {
+    2_000_000
 }
 
 fn default_deliver_window() -> u32 {
@@ -626,6 +635,13 @@ impl PersonaConfig {
             return Err(err(
                 &self.receipts,
                 "receipts.window",
+                "must be at least 1".into(),
+            ));
+        }
+        if r.max_scheduled == 0 {
+            return Err(err(
+                &self.receipts,
+                "receipts.max_scheduled",
                 "must be at least 1".into(),
             ));
         }

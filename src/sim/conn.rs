@@ -1,7 +1,7 @@
 //! One ESME connection: the only code that touches its socket.
 //!
 //! The loop reads whatever the socket has into one large buffer, decodes every complete frame
-//! in it (zero-copy, through the smpp crate's codec), writes every answer of the batch into one
+//! in it (split off without copying, decoded by the smpp crate), writes every answer of the batch into one
 //! output buffer and sends that with one write. Counters are folded into the persona once per
 //! batch, receipts go to the persona's wheel (or, when due now, straight into this batch), and
 //! nothing is logged above DEBUG per PDU.
@@ -13,15 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use gannet_smpp::codec::{Frame, PduCodec};
+use gannet_smpp::codec::DEFAULT_MAX_LEN;
 use gannet_smpp::{
-    Address, Bind, Body, CommandId, CommandStatus, DataSm, DecodeError, Header, Pdu, SubmitSm,
+    Address, Bind, Body, CommandId, CommandStatus, DataSm, DecodeError, DecodeMode, HEADER_LEN,
+    Header, Pdu, SubmitSm,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::codec::Decoder;
 use tracing::{Instrument, debug, field, info};
 
 use super::config::{BindType, IntermediateStat, MultipartReceipts};
@@ -236,7 +236,6 @@ pub async fn serve(p: Arc<Persona>, stream: TcpStream, peer: SocketAddr) {
 struct Conn {
     p: Arc<Persona>,
     state: State,
-    codec: PduCodec,
     rbuf: BytesMut,
     out: BytesMut,
     tx: mpsc::UnboundedSender<ConnCmd>,
@@ -262,7 +261,6 @@ impl Conn {
         Conn {
             p,
             state: State::Open,
-            codec: PduCodec::default(),
             rbuf: BytesMut::with_capacity(READ_CHUNK),
             out: BytesMut::with_capacity(64 * 1024),
             tx,
@@ -400,22 +398,43 @@ impl Conn {
             faults: self.p.faults.snapshot(),
         };
         while !self.close_after_write {
-            match self.codec.decode(&mut self.rbuf) {
-                Ok(Some(Frame::Pdu(pdu))) => self.on_pdu(pdu, &batch),
-                Ok(Some(Frame::Invalid { header, error })) => self.on_invalid(header, &error),
+            match self.next_frame() {
+                Ok(Some(frame)) => match Pdu::decode(&frame, DecodeMode::Lenient) {
+                    Ok(pdu) => self.on_pdu(pdu, &batch),
+                    Err(error) => self.on_invalid(error.header, &error),
+                },
                 Ok(None) => break,
-                Err(e) => {
+                Err(header) => {
                     // A command_length we cannot frame: the stream is out of step. Say so and
                     // close (SMPP 3.4 §4.3, generic_nack ESME_RINVCMDLEN).
-                    debug!(error = %e, "unframeable input; closing");
-                    if let Some(nack) = e.generic_nack() {
-                        nack.encode(&mut self.out);
-                        self.local.generic_nacks += 1;
-                    }
+                    debug!(
+                        command_length = header.command_length,
+                        "unframeable input; closing"
+                    );
+                    self.nack(header.sequence_number, CommandStatus::ESME_RINVCMDLEN);
                     self.close_after_write = true;
                 }
             }
         }
+    }
+
+    /// The next complete PDU in the read buffer, split off without copying (SMPP 3.4 §3.2:
+    /// command_length frames the PDU). `Err` for a length under 16 or over the codec's
+    /// limit, after which nothing that follows can be trusted.
+    fn next_frame(&mut self) -> Result<Option<Bytes>, Header> {
+        let Some(header) = Header::peek(&self.rbuf) else {
+            return Ok(None);
+        };
+        let len = header.command_length as usize;
+        if len < HEADER_LEN || header.command_length > DEFAULT_MAX_LEN {
+            return Err(header);
+        }
+        if self.rbuf.len() < len {
+            // Room for the rest of this frame; the length was checked.
+            self.rbuf.reserve(len - self.rbuf.len());
+            return Ok(None);
+        }
+        Ok(Some(self.rbuf.split_to(len).freeze()))
     }
 
     fn on_invalid(&mut self, header: Header, error: &DecodeError) {

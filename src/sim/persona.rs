@@ -360,6 +360,14 @@ impl Persona {
         }
         let mut wheel = lock(&self.wheel);
         let first_before = wheel.buckets.keys().next().copied();
+        let room = self.receipts.max_scheduled.saturating_sub(wheel.len);
+        if batch.len() > room {
+            let dropped = batch.len() - room;
+            batch.truncate(room);
+            self.counters
+                .receipts_dropped
+                .fetch_add(dropped as u64, Relaxed);
+        }
         let mut earliest = u64::MAX;
         wheel.len += batch.len();
         for (due, account, item) in batch.drain(..) {

@@ -5,7 +5,7 @@
 //! carrying the Appendix B text in short_message, the receipted_message_id / message_state /
 //! network_error_code TLVs (§5.3.2.12, §5.3.2.35, §5.3.2.31), or both.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use gannet_smpp::{Address, TlvTag};
 
 use super::config::{OutcomeConfig, ReceiptFormat};
@@ -273,7 +273,7 @@ impl WallClock {
             buf[2 * i] = b'0' + v / 10;
             buf[2 * i + 1] = b'0' + v % 10;
         }
-        out.put_slice(&buf);
+        out.extend_from_slice(&buf);
     }
 }
 
@@ -319,29 +319,29 @@ pub fn encode_receipt(
         },
     );
     let len_at = out.len();
-    out.put_u8(0);
+    out.extend_from_slice(&[0]);
     if format != ReceiptFormat::Tlv {
         let delivered = job.state == state::DELIVERED;
-        out.put_slice(b"id:");
-        out.put_slice(id.as_bytes());
-        out.put_slice(if delivered {
+        out.extend_from_slice(b"id:");
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(if delivered {
             b" sub:001 dlvrd:001 submit date:"
         } else {
             b" sub:001 dlvrd:000 submit date:"
         });
         clock.date(job.submitted_ms, out);
-        out.put_slice(b" done date:");
+        out.extend_from_slice(b" done date:");
         clock.date(job.done_ms, out);
-        out.put_slice(b" stat:");
-        out.put_slice(stat_text(job.state).as_bytes());
+        out.extend_from_slice(b" stat:");
+        out.extend_from_slice(stat_text(job.state).as_bytes());
         let e = job.err.min(999);
-        out.put_slice(b" err:");
-        out.put_slice(&[
+        out.extend_from_slice(b" err:");
+        out.extend_from_slice(&[
             b'0' + (e / 100) as u8,
             b'0' + (e / 10 % 10) as u8,
             b'0' + (e % 10) as u8,
         ]);
-        out.put_slice(b" text:");
+        out.extend_from_slice(b" text:");
         put_snippet(out, &job.text, job.text_dcs);
         // sm_length is one octet (§4.6.1, at most 254); ids are at most 64 octets, so the text
         // always fits, but never let a length wrap.
@@ -375,11 +375,11 @@ fn put_snippet(out: &mut BytesMut, text: &Bytes, dcs: u8) {
     };
     if dcs == 0x08 {
         for pair in text.chunks_exact(2).take(TEXT_CHARS) {
-            out.put_u8(printable(u32::from(u16::from_be_bytes([pair[0], pair[1]]))));
+            out.extend_from_slice(&[printable(u32::from(u16::from_be_bytes([pair[0], pair[1]])))]);
         }
     } else {
         for &b in text.iter().take(TEXT_CHARS) {
-            out.put_u8(printable(u32::from(b)));
+            out.extend_from_slice(&[printable(u32::from(b))]);
         }
     }
 }
@@ -401,11 +401,11 @@ pub fn encode_mo(out: &mut BytesMut, seq: u32, job: &MoJob) {
         },
     );
     if job.short_message.len() <= 254 {
-        out.put_u8(job.short_message.len() as u8);
-        out.put_slice(&job.short_message);
+        out.extend_from_slice(&[job.short_message.len() as u8]);
+        out.extend_from_slice(&job.short_message);
     } else {
         // Longer than sm_length can say: message_payload instead (§5.3.2.32).
-        out.put_u8(0);
+        out.extend_from_slice(&[0]);
         wire::put_tlv(out, TlvTag::MESSAGE_PAYLOAD, &job.short_message);
     }
     wire::finish(out, start);

@@ -140,7 +140,8 @@ counters! {
     dropped_resps,
     /// Receipts sent a second time (duplicate_receipts fault).
     duplicate_receipts,
-    /// Receipts and MO dropped because the queue for a missing receiver was full.
+    /// Receipts and MO dropped: the queue for a missing receiver, a bind's backlog or the
+    /// wheel of scheduled receipts was full.
     receipts_dropped,
     /// Mobile-originated deliver_sm sent.
     mo_sent,

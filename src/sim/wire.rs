@@ -6,17 +6,25 @@
 //! the command_length is patched in once the body is written. The tests decode everything this
 //! module writes with the crate's decoder, so the two cannot drift apart silently.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use gannet_smpp::{CommandId, CommandStatus, HEADER_LEN, TlvTag};
 
-/// Starts a PDU: a header with a zero command_length. Returns where it starts, for [`finish`].
+/// The 16 header octets (SMPP 3.4 §3.2), command_length first.
+fn header(len: u32, id: CommandId, status: CommandStatus, seq: u32) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[0..4].copy_from_slice(&len.to_be_bytes());
+    h[4..8].copy_from_slice(&id.0.to_be_bytes());
+    h[8..12].copy_from_slice(&status.0.to_be_bytes());
+    h[12..16].copy_from_slice(&seq.to_be_bytes());
+    h
+}
+
+/// Starts a PDU: a header with a zero command_length, and room for a typical body. Returns
+/// where it starts, for [`finish`].
 pub fn begin(out: &mut BytesMut, id: CommandId, status: CommandStatus, seq: u32) -> usize {
     let start = out.len();
-    out.reserve(64);
-    out.put_u32(0);
-    out.put_u32(id.0);
-    out.put_u32(status.0);
-    out.put_u32(seq);
+    out.reserve(256);
+    out.extend_from_slice(&header(0, id, status, seq));
     start
 }
 
@@ -29,22 +37,18 @@ pub fn finish(out: &mut BytesMut, start: usize) {
 /// A C-octet string (SMPP 3.4 §3.1): the octets and a NUL. Interior NULs cannot occur in what
 /// we write (ids, addresses we were sent as C-octet strings).
 pub fn put_cstr(out: &mut BytesMut, s: &[u8]) {
-    out.put_slice(s);
-    out.put_u8(0);
+    out.extend_from_slice(s);
+    out.extend_from_slice(&[0]);
 }
 
 /// A header-only PDU: enquire_link_resp, unbind, unbind_resp, generic_nack, and error
 /// responses whose body SMPP 3.4 §3.3 says is not returned.
 pub fn header_only(out: &mut BytesMut, id: CommandId, status: CommandStatus, seq: u32) {
-    out.reserve(HEADER_LEN);
-    out.put_u32(HEADER_LEN as u32);
-    out.put_u32(id.0);
-    out.put_u32(status.0);
-    out.put_u32(seq);
+    out.extend_from_slice(&header(HEADER_LEN as u32, id, status, seq));
 }
 
 /// submit_sm_resp / data_sm_resp (SMPP 3.4 §4.4.2, §4.7.2): the message_id on success, no
-/// body on error.
+/// body on error. Built on the stack and copied once: this is written for every submit_sm.
 pub fn message_id_resp(
     out: &mut BytesMut,
     id: CommandId,
@@ -56,9 +60,12 @@ pub fn message_id_resp(
         header_only(out, id, status, seq);
         return;
     }
-    let start = begin(out, id, status, seq);
-    put_cstr(out, message_id);
-    finish(out, start);
+    let mut pdu = [0u8; HEADER_LEN + 66];
+    let n = message_id.len().min(65);
+    let len = HEADER_LEN + n + 1;
+    pdu[..HEADER_LEN].copy_from_slice(&header(len as u32, id, status, seq));
+    pdu[HEADER_LEN..HEADER_LEN + n].copy_from_slice(&message_id[..n]);
+    out.extend_from_slice(&pdu[..len]);
 }
 
 /// bind_*_resp (SMPP 3.4 §4.1.2): the SMSC's system_id and the sc_interface_version TLV
@@ -82,9 +89,9 @@ pub fn bind_resp(
 
 /// One TLV (SMPP 3.4 §3.2.4): tag, length, value.
 pub fn put_tlv(out: &mut BytesMut, tag: TlvTag, value: &[u8]) {
-    out.put_u16(tag.0);
-    out.put_u16(value.len() as u16);
-    out.put_slice(value);
+    out.extend_from_slice(&(tag.0).to_be_bytes());
+    out.extend_from_slice(&(value.len() as u16).to_be_bytes());
+    out.extend_from_slice(value);
 }
 
 /// The mandatory part of a deliver_sm (SMPP 3.4 §4.6.1) up to and including data_coding and
@@ -100,23 +107,23 @@ pub struct DeliverSmHead<'a> {
 pub fn deliver_sm_head(out: &mut BytesMut, h: &DeliverSmHead<'_>) -> usize {
     let start = begin(out, CommandId::DELIVER_SM, CommandStatus::ESME_ROK, h.seq);
     // service_type: empty (SMSC default).
-    out.put_u8(0);
-    out.put_u8(h.source.0);
-    out.put_u8(h.source.1);
+    out.extend_from_slice(&[0]);
+    out.extend_from_slice(&[h.source.0]);
+    out.extend_from_slice(&[h.source.1]);
     put_cstr(out, h.source.2);
-    out.put_u8(h.destination.0);
-    out.put_u8(h.destination.1);
+    out.extend_from_slice(&[h.destination.0]);
+    out.extend_from_slice(&[h.destination.1]);
     put_cstr(out, h.destination.2);
-    out.put_u8(h.esm_class);
+    out.extend_from_slice(&[h.esm_class]);
     // protocol_id, priority_flag.
-    out.put_slice(&[0, 0]);
+    out.extend_from_slice(&[0, 0]);
     // schedule_delivery_time and validity_period are unused in deliver_sm (§4.6.1): NULL.
-    out.put_slice(&[0, 0]);
+    out.extend_from_slice(&[0, 0]);
     // registered_delivery, replace_if_present_flag: unused.
-    out.put_slice(&[0, 0]);
-    out.put_u8(h.data_coding);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&[h.data_coding]);
     // sm_default_msg_id: unused.
-    out.put_u8(0);
+    out.extend_from_slice(&[0]);
     start
 }
 
@@ -182,8 +189,8 @@ mod tests {
                 data_coding: 0,
             },
         );
-        out.put_u8(5);
-        out.put_slice(b"hello");
+        out.extend_from_slice(&[5]);
+        out.extend_from_slice(b"hello");
         put_tlv(&mut out, TlvTag::MESSAGE_STATE, &[2]);
         finish(&mut out, start);
         let pdu = Pdu::decode(&out.split().freeze(), DecodeMode::Strict).unwrap();
