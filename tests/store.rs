@@ -549,7 +549,7 @@ async fn concurrent_accepts_share_commits() {
         .accept(new(message(9, "shop")))
         .await
         .expect_err("closed store refuses writes");
-    assert!(matches!(err, gannet::store::StoreError::Unhealthy), "{err}");
+    assert!(matches!(err, gannet::store::StoreError::Closed), "{err}");
     // Reads still work after shutdown.
     assert!(store.get(all[0]).unwrap().is_some());
 }

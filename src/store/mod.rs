@@ -110,6 +110,8 @@ struct Shared {
     ks: Keyspaces,
     tx: Sender<Command>,
     healthy: Arc<AtomicBool>,
+    /// Set by [`Store::shutdown`]: writes are refused as closed, not as failed.
+    closed: AtomicBool,
     stats: Arc<Stats>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -169,6 +171,7 @@ impl Store {
                 ks,
                 tx,
                 healthy,
+                closed: AtomicBool::new(false),
                 stats,
                 writer: Mutex::new(Some(handle)),
             }),
@@ -194,6 +197,9 @@ impl Store {
     }
 
     fn send(&self, cmd: Command) -> Result<(), StoreError> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
         if !self.is_healthy() {
             return Err(StoreError::Unhealthy);
         }
@@ -261,6 +267,7 @@ impl Store {
         if self.shared.tx.send(Command::Shutdown { reply }).is_ok() {
             let _ = rx.await;
         }
+        self.shared.closed.store(true, Ordering::Release);
         self.shared.healthy.store(false, Ordering::Release);
         let handle = self
             .shared
