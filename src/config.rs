@@ -137,7 +137,7 @@ pub mod duration {
             "us" | "µs" => value / 1_000_000.0,
             other => return Err(format!("duration `{s}` has an unknown unit `{other}`")),
         };
-        if !secs.is_finite() || secs < 0.0 || secs > 1.0e9 {
+        if !secs.is_finite() || !(0.0..=1.0e9).contains(&secs) {
             return Err(format!("duration `{s}` is out of range"));
         }
         Ok(Duration::from_secs_f64(secs))
@@ -191,8 +191,8 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file_line_and_key() {
-        let e = parse::<Sample>(Path::new("x.yaml"), "name: a\ntimeout: 1s\nwindw: 4\n")
-            .unwrap_err();
+        let e =
+            parse::<Sample>(Path::new("x.yaml"), "name: a\ntimeout: 1s\nwindw: 4\n").unwrap_err();
         assert_eq!(e.line, Some(3), "{e}");
         assert!(e.to_string().starts_with("x.yaml:3:"), "{e}");
         assert!(e.message.contains("windw"), "{e}");
