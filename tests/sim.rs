@@ -1054,6 +1054,8 @@ async fn control_api() {
     assert_eq!(code, 404);
     let (code, v) = http(api, "GET", "/nowhere", None).await;
     assert_eq!((code, v["error"].is_string()), (404, true));
+    let (code, v) = http(api, "GET", "/reset", None).await;
+    assert_eq!((code, v["error"].is_string()), (405, true));
 
     let (code, _) = http(
         api,

@@ -5,8 +5,8 @@
 //! | `GET /personas` | name, address, system_ids, active binds and faults of each persona |
 //! | `GET /personas/{name}/stats` | [`PersonaStats`](super::PersonaStats) |
 //! | `GET /personas/{name}/received?limit=N` | the last N received messages (default 100) |
-//! | `POST /personas/{name}/faults` | a [`Fault`](super::Fault) as JSON |
-//! | `POST /personas/{name}/mo` | an [`Mo`](super::Mo) as JSON |
+//! | `POST /personas/{name}/faults` | a [`Fault`] as JSON |
+//! | `POST /personas/{name}/mo` | an [`Mo`] as JSON |
 //! | `POST /reset` | every persona back to its starting state |
 //!
 //! Errors are `{"error": "..."}` with a 4xx status.
@@ -33,6 +33,9 @@ pub fn router(handle: SimHandle) -> Router {
         .route("/personas/{name}/mo", post(mo))
         .route("/reset", post(reset))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".into()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError(StatusCode::METHOD_NOT_ALLOWED, "method not allowed".into())
+        })
         .with_state(handle)
 }
 
