@@ -25,7 +25,9 @@ fn receipts(resp: IdStyle, receipt: IdStyle, rf: ReceiptsFor) -> CarrierReceipts
 
 fn tracker(resp: IdStyle, receipt: IdStyle, rf: ReceiptsFor) -> (DlrTracker, CarrierRef) {
     let tr = DlrTracker::default();
-    let c = tr.register("mno-a", receipts(resp, receipt, rf)).unwrap();
+    let c = tr
+        .register("mno-a", receipts(resp, receipt, rf))
+        .expect("registered");
     (tr, c)
 }
 
@@ -273,7 +275,7 @@ fn submit_parts(tr: &DlrTracker, c: CarrierRef, id: u128, parts: u8, deadline: u
             t(deadline),
             t(0),
         )
-        .unwrap();
+        .expect("a valid id");
     }
 }
 

@@ -46,7 +46,7 @@ fn example_loads_and_validates() {
     );
     assert_eq!(
         names(&t, "918512345678", MessageClass::Otp),
-        ["mno-in-airtel", "mno-in-jio", "agg-global"]
+        ["mno-in-jio", "mno-in-airtel", "agg-global"]
     );
     assert_eq!(
         names(&t, "918512345678", MessageClass::Marketing),
@@ -79,7 +79,11 @@ fn example_loads_and_validates() {
     // Deadlines: defaults, route overrides, and carrier overrides that only lengthen.
     assert_eq!(
         jio.receipt_deadline[MessageClass::Otp],
-        Duration::from_secs(30)
+        Duration::from_secs(20)
+    );
+    assert_eq!(
+        jio.receipt_deadline[MessageClass::Transactional],
+        Duration::from_secs(120)
     );
     assert_eq!(jio.validity[MessageClass::Otp], Duration::from_secs(300));
     assert_eq!(jio.max_attempts[MessageClass::Marketing], 2);
@@ -91,8 +95,10 @@ fn example_loads_and_validates() {
     );
     assert_eq!(
         t.receipt_deadline(jio, jio_c, MessageClass::Otp),
-        Duration::from_secs(30)
+        Duration::from_secs(20)
     );
+    assert_eq!(t.carrier(jio_c).cost_for(b"917012345678"), Some(0.0015));
+    assert_eq!(t.carrier(jio_c).cost_for(b"919812345678"), Some(0.0018));
     let hn = t.lookup(b"50412345678").unwrap();
     assert_eq!(
         t.receipt_deadline(hn, agg, MessageClass::Otp),

@@ -16,12 +16,13 @@
 //! what to do about a failure: that is the router's and the service's job.
 
 mod early;
+pub(crate) mod hash;
 pub mod id;
+mod queue;
 mod state;
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -34,6 +35,8 @@ pub use state::{DlrState, FinalStatus, Outcome, ReceiptsFor};
 
 use crate::routes::{CarrierReceipts, RouteTable};
 use early::{EarlyBuffer, Held};
+use hash::FastState;
+use queue::DeadlineQueue;
 
 /// How many carriers one tracker can know.
 pub const MAX_CARRIERS: usize = 1024;
@@ -174,51 +177,6 @@ impl Hash for Key {
     }
 }
 
-/// A multiply-rotate hasher with a murmur3 finish, seeded per process: ids are short and
-/// numeric, and SipHash would be a third of the cost of a receipt match.
-#[derive(Clone, Copy)]
-struct FastState(u64);
-
-impl FastState {
-    fn new() -> FastState {
-        FastState(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64) | 1)
-    }
-}
-
-impl BuildHasher for FastState {
-    type Hasher = FastHasher;
-    fn build_hasher(&self) -> FastHasher {
-        FastHasher(self.0)
-    }
-}
-
-struct FastHasher(u64);
-
-impl Hasher for FastHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(b));
-        }
-    }
-
-    #[inline]
-    fn write_u64(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(23) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-}
-
 const FINAL: u8 = 1;
 const MISSED: u8 = 2;
 /// A part whose receipt does not decide the message (see [`ReceiptsFor`]).
@@ -303,10 +261,10 @@ pub struct DlrTracker {
     config: TrackerConfig,
     entries: DashMap<Key, Entry, FastState>,
     aggs: DashMap<u128, Agg, FastState>,
-    /// Deadline queue: (due, key), earliest first, sharded to keep submitters apart. Entries
-    /// are looked up when they come due and skipped when already resolved, so resolving a
-    /// message never touches the queue.
-    queue: [Mutex<BinaryHeap<Reverse<(u64, Key)>>>; QUEUE_SHARDS],
+    /// Deadline queue: (due, key), sharded to keep submitters apart. Entries are looked up
+    /// when they come due and skipped when already resolved, so resolving a message never
+    /// touches the queue.
+    queue: [Mutex<DeadlineQueue>; QUEUE_SHARDS],
     early: Mutex<EarlyBuffer>,
     /// Receipts held in `early`, readable without its lock: the submit path looks there only
     /// when something is held.
@@ -432,11 +390,7 @@ impl DlrTracker {
         fn table<K, V>(capacity: usize) -> usize {
             capacity * 8 / 7 * (size_of::<(K, V)>() + 1)
         }
-        let queue: usize = self
-            .queue
-            .iter()
-            .map(|q| lock(q).capacity() * size_of::<Reverse<(u64, Key)>>())
-            .sum();
+        let queue: usize = self.queue.iter().map(|q| lock(q).memory_bytes()).sum();
         table::<Key, Entry>(self.entries.capacity())
             + table::<u128, Agg>(self.aggs.capacity())
             + queue
@@ -507,7 +461,7 @@ impl DlrTracker {
         }
         self.counters.submits.fetch_add(1, Ordering::Relaxed);
         let shard = (key.lo ^ key.hi ^ u64::from(key.carrier)) as usize % QUEUE_SHARDS;
-        lock(&self.queue[shard]).push(Reverse((deadline_ms, key)));
+        lock(&self.queue[shard]).push(deadline_ms, key);
 
         // Pairs with the fence in `on_receipt`: either that receipt sees this entry, or this
         // load sees the receipt it held.
@@ -673,21 +627,21 @@ impl DlrTracker {
         let now_ms = millis(now);
         let mut due = Vec::new();
         for shard in &self.queue {
-            let mut heap = lock(shard);
-            while let Some(Reverse((t, _))) = heap.peek() {
-                if *t > now_ms {
-                    break;
-                }
-                if let Some(Reverse(item)) = heap.pop() {
-                    due.push(item);
-                }
-            }
+            lock(shard).drain_due(now_ms, &mut due);
         }
-        // Shards are each in order; the caller gets the whole batch in deadline order.
+        // The caller gets the whole batch in deadline order.
         due.sort_unstable();
         let mut expired = Vec::new();
         let mut again = Vec::new();
         for (t, key) in due {
+            // The common case, a part resolved long enough ago, in one map operation.
+            let done = |_: &Key, e: &Entry| {
+                e.due_ms == t && e.flags & FINAL != 0 && e.remove_at_ms <= now_ms
+            };
+            if let Some((_, old)) = self.entries.remove_if(&key, done) {
+                self.release_agg(&old);
+                continue;
+            }
             let Some(mut e) = self.entries.get_mut(&key) else {
                 continue;
             };
@@ -729,7 +683,7 @@ impl DlrTracker {
         }
         for (t, key) in again {
             let shard = (key.lo ^ key.hi ^ u64::from(key.carrier)) as usize % QUEUE_SHARDS;
-            lock(&self.queue[shard]).push(Reverse((t, key)));
+            lock(&self.queue[shard]).push(t, key);
         }
         if self.early_live.load(Ordering::SeqCst) > 0 {
             let mut early = lock(&self.early);
@@ -747,7 +701,7 @@ impl DlrTracker {
     pub fn next_due(&self) -> Option<SystemTime> {
         self.queue
             .iter()
-            .filter_map(|q| lock(q).peek().map(|Reverse((t, _))| *t))
+            .filter_map(|q| lock(q).next_due())
             .min()
             .map(to_time)
     }

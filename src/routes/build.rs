@@ -16,7 +16,7 @@ use super::schema::{
 };
 use super::{
     ByClass, Carrier, CarrierId, CarrierReceipts, ClassSet, Country, Fallback, Feature, Features,
-    MessageClass, Policy, PrefixKey, PrefixTrie, QuietHours, Registrations, Route, RouteTable,
+    MessageClass, Policy, PrefixKey, PrefixMap, QuietHours, Registrations, Route, RouteTable,
     is_digits,
 };
 use crate::config::{ConfigError, Spanned};
@@ -123,7 +123,7 @@ pub(super) fn build(file: &Path, raw: RawFile) -> Result<RouteTable, ConfigError
         countries: &countries,
         defaults: &defaults,
     };
-    let (routes, trie) = build_routes(&ctx, &raw.routes, &mut warnings)?;
+    let (routes, prefixes) = build_routes(&ctx, &raw.routes, &mut warnings)?;
 
     let mut used = vec![false; carriers.len()];
     for r in &routes {
@@ -152,7 +152,7 @@ pub(super) fn build(file: &Path, raw: RawFile) -> Result<RouteTable, ConfigError
         by_name,
         countries,
         routes,
-        trie,
+        prefixes,
         warnings,
     })
 }
@@ -340,7 +340,7 @@ fn build_carriers(
             ));
         }
         let mut costs = Vec::with_capacity(c.cost.value.0.len());
-        let mut cost_trie = PrefixTrie::new();
+        let mut cost_map = PrefixMap::new();
         for (prefix, cost) in &c.cost.value.0 {
             let ckey = format!("{key}.cost.{}", prefix.value.0);
             let p = digits_key(file, prefix, &ckey, "cost prefix")?;
@@ -362,7 +362,7 @@ fn build_carriers(
                 ));
             }
             costs.push((p, cost.value));
-            cost_trie.insert(ps, cost.value);
+            cost_map.insert(ps, cost.value);
         }
         let mut deadline = ByClass([None; 3]);
         for class in MessageClass::ALL {
@@ -391,7 +391,7 @@ fn build_carriers(
                 receipts_for: r.receipts_for.unwrap_or(ReceiptsFor::Any),
             },
             costs,
-            cost_trie,
+            cost_map,
             line: line(name),
         });
     }
@@ -399,7 +399,7 @@ fn build_carriers(
 }
 
 /// `+05:30`, `-03:00`, `+0530`, `+05`, `Z`: seconds east of UTC.
-pub(crate) fn parse_utc_offset(s: &str) -> Option<i32> {
+pub fn parse_utc_offset(s: &str) -> Option<i32> {
     let s = s.trim();
     if s == "Z" || s == "UTC" {
         return Some(0);
@@ -534,7 +534,7 @@ fn build_routes(
     ctx: &Ctx<'_>,
     raw: &[RawRoute],
     warnings: &mut Vec<ConfigError>,
-) -> Result<(Vec<Route>, PrefixTrie<u32>), ConfigError> {
+) -> Result<(Vec<Route>, PrefixMap<u32>), ConfigError> {
     let file = ctx.file;
     if raw.is_empty() {
         return Err(ConfigError::whole(file, "routes", "no routes"));
@@ -561,18 +561,18 @@ fn build_routes(
     let mut order: Vec<usize> = (0..raw.len()).collect();
     order.sort_by_key(|&i| keys[i].len());
     let mut done: Vec<Option<Work>> = (0..raw.len()).map(|_| None).collect();
-    let mut trie = PrefixTrie::new();
+    let mut prefixes = PrefixMap::new();
     for i in order {
         let prefix = &raw[i].prefix.value.0;
-        let parent = trie
+        let parent = prefixes
             .longest_match(&prefix.as_bytes()[..prefix.len() - 1])
             .and_then(|(&p, _): (&u32, usize)| done[p as usize].as_ref());
         let work = resolve_route(ctx, &raw[i], keys[i], parent, warnings)?;
         done[i] = Some(work);
-        trie.insert(prefix, i as u32);
+        prefixes.insert(prefix, i as u32);
     }
     let routes = done.into_iter().flatten().map(|w| w.route).collect();
-    Ok((routes, trie))
+    Ok((routes, prefixes))
 }
 
 fn resolve_route(
@@ -589,14 +589,15 @@ fn resolve_route(
         .countries
         .iter()
         .enumerate()
-        .filter(|(_, c)| digits.starts_with(&c.code.to_string()))
+        .filter(|(_, c)| c.code.is_prefix_of(prefix))
         .max_by_key(|(_, c)| c.code.len())
         .map(|(i, _)| i);
 
     // Candidates per class: the class's own list, else the route's default list, else the
     // parent's list for that class.
     let mut candidates: ByClass<Vec<CarrierId>> = ByClass::default();
-    let mut checked: Vec<*const CarrierList> = Vec::new();
+    // The default list usually serves several classes: check it once.
+    let mut checked: Vec<(*const CarrierList, Vec<CarrierId>)> = Vec::new();
     for class in MessageClass::ALL {
         let own = raw.candidates.as_ref().and_then(|c| {
             c.get(class)
@@ -605,12 +606,17 @@ fn resolve_route(
         });
         candidates[class] = match (own, parent) {
             (Some((list, name)), _) => {
-                let ids = carrier_list(ctx, list, digits, &format!("{key}.candidates.{name}"))?;
-                if !checked.contains(&(list as *const _)) {
-                    checked.push(list as *const _);
-                    dlt_warnings(ctx, list, &ids, country, &key, warnings);
+                let ptr = list as *const CarrierList;
+                match checked.iter().find(|(p, _)| *p == ptr) {
+                    Some((_, ids)) => ids.clone(),
+                    None => {
+                        let k = format!("{key}.candidates.{name}");
+                        let ids = carrier_list(ctx, list, prefix, digits, &k)?;
+                        dlt_warnings(ctx, list, &ids, country, &key, warnings);
+                        checked.push((ptr, ids.clone()));
+                        ids
+                    }
                 }
-                ids
             }
             (None, Some(p)) => p.route.candidates[class].clone(),
             (None, None) => {
@@ -781,12 +787,21 @@ fn resolve_route(
 fn carrier_list(
     ctx: &Ctx<'_>,
     list: &CarrierList,
-    prefix: &str,
+    prefix: PrefixKey,
+    digits: &str,
     key: &str,
 ) -> Result<Vec<CarrierId>, ConfigError> {
     let file = ctx.file;
     if list.value.is_empty() {
         return Err(err_at(file, list, key, "empty candidate list"));
+    }
+    if list.value.len() > super::MAX_CANDIDATES {
+        return Err(err_at(
+            file,
+            list,
+            key,
+            format!("more than {} candidates", super::MAX_CANDIDATES),
+        ));
     }
     let mut ids: Vec<CarrierId> = Vec::with_capacity(list.value.len());
     for name in &list.value {
@@ -807,7 +822,7 @@ fn carrier_list(
             ));
         }
         let c = &ctx.carriers[id.index()];
-        if !c.reaches.iter().any(|r| prefix.starts_with(&r.to_string())) {
+        if !c.reaches.iter().any(|r| r.is_prefix_of(prefix)) {
             let reach: Vec<String> = c.reaches.iter().map(|r| r.to_string()).collect();
             return Err(err_at(
                 file,
@@ -820,7 +835,7 @@ fn carrier_list(
                 ),
             ));
         }
-        if c.cost_for(prefix.as_bytes()).is_none() {
+        if c.cost_for(digits.as_bytes()).is_none() {
             return Err(err_at(
                 file,
                 name,

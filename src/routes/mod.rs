@@ -25,7 +25,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-pub use prefix::{MAX_DIGITS, PrefixKey, PrefixTrie, is_digits};
+pub use build::{format_duration, parse_utc_offset};
+
+/// Most candidates in one list: enough for any real route, and it lets the router rank on the
+/// stack.
+pub const MAX_CANDIDATES: usize = 16;
+pub use prefix::{MAX_DIGITS, PrefixKey, PrefixMap, is_digits};
 
 use crate::config::ConfigError;
 use crate::dlr::{IdStyle, ReceiptsFor};
@@ -315,7 +320,7 @@ pub struct Carrier {
     pub receipts: CarrierReceipts,
     /// Cost per segment, by prefix, as written (for display).
     pub costs: Vec<(PrefixKey, f64)>,
-    cost_trie: PrefixTrie<f64>,
+    cost_map: PrefixMap<f64>,
     /// Line of the carrier's name in the file.
     pub line: u32,
 }
@@ -324,7 +329,7 @@ impl Carrier {
     /// Cost of one segment to `dest` (E.164 digits): the longest cost prefix that matches.
     #[inline]
     pub fn cost_for(&self, dest: &[u8]) -> Option<f64> {
-        self.cost_trie.longest_match(dest).map(|(&c, _)| c)
+        self.cost_map.longest_match(dest).map(|(&c, _)| c)
     }
 }
 
@@ -438,7 +443,7 @@ pub struct RouteTable {
     by_name: HashMap<Arc<str>, CarrierId>,
     countries: Vec<Country>,
     routes: Vec<Route>,
-    trie: PrefixTrie<u32>,
+    prefixes: PrefixMap<u32>,
     warnings: Vec<ConfigError>,
 }
 
@@ -458,7 +463,7 @@ impl RouteTable {
     /// The route for `dest` (E.164 digits, no `+`): the longest matching prefix.
     #[inline]
     pub fn lookup(&self, dest: &[u8]) -> Option<&Route> {
-        self.trie
+        self.prefixes
             .longest_match(dest)
             .map(|(&i, _)| &self.routes[i as usize])
     }
