@@ -25,6 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The embedded demo: the built-in simulator world driven over SMPP, with receipts.
+    Demo(gannet::cli::demo::DemoArgs),
     /// Validate the configuration files and exit non-zero naming file, line and key if one
     /// is wrong.
     Check(CheckArgs),
@@ -94,6 +96,16 @@ fn main() -> ExitCode {
 async fn run(command: Command, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     match command {
         Command::Check(args) => check(&args),
+        Command::Demo(args) => {
+            eprintln!(
+                "gannet demo: starting the simulator world and sending {} messages per carrier \
+                 persona; waiting up to {:?} for receipts",
+                args.messages, args.receipt_wait
+            );
+            let rows = gannet::cli::demo::run(&args, shutdown).await?;
+            print!("{}", gannet::cli::demo::render(&rows));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sim(args) => {
             gannet::sim::cli::run(args, shutdown).await?;
             Ok(ExitCode::SUCCESS)
@@ -164,10 +176,7 @@ fn init_tracing(filter: &str, json: bool) {
 async fn signals(shutdown: CancellationToken) {
     let mut interrupts = 0u32;
     #[cfg(unix)]
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => Some(s),
-        Err(_) => None,
-    };
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     loop {
         #[cfg(unix)]
         let got_term = async {
