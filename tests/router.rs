@@ -633,6 +633,15 @@ fn decisions_on_the_example_table() {
     assert_eq!(chosen(&go(&de)), Some("mno-de-telekom"));
 }
 
+#[test]
+fn shared_values_are_send_and_sync() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<RouteTable>();
+    shareable::<HealthSnapshot>();
+    shareable::<gannet::dlr::DlrTracker>();
+    shareable::<Decision>();
+}
+
 fn cli_table() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temp dir");
     std::fs::write(dir.path().join("routes.yaml"), TABLE).expect("written");

@@ -12,8 +12,8 @@
 //! carriers that send receipts for only one part of a multipart message ([`ReceiptsFor`]).
 //!
 //! What it is not: it does no I/O, reads no clock (`now` is passed in) and never blocks the
-//! submit path on anything but a sharded map insert and a short heap push. It does not decide
-//! what to do about a failure: that is the router's and the service's job.
+//! submit path on anything but a sharded map insert and an append to a deadline bucket. It
+//! does not decide what to do about a failure: that is the router's and the service's job.
 
 mod early;
 pub(crate) mod hash;
