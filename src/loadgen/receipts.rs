@@ -175,9 +175,9 @@ pub fn scan_deliver_sm(body: &[u8]) -> Option<ReceiptView<'_>> {
         Some(p) if short_message.is_empty() => p,
         _ => short_message,
     };
-    let (text_id, text_state) = match (field(text, b"id:"), field(text, b"stat:")) {
+    let (text_id, text_state) = match id_and_stat(text) {
         (Some(id), Some(stat)) if !id.is_empty() && !stat.is_empty() => {
-            (Some(id), ReceiptStat::parse(stat).message_state())
+            (Some(id), stat_state(stat))
         }
         // Anything unusual (`id: 123`, missing fields): the tolerant parser.
         _ => match parse_receipt(text) {
@@ -192,22 +192,45 @@ pub fn scan_deliver_sm(body: &[u8]) -> Option<ReceiptView<'_>> {
     })
 }
 
-/// The value of `key` (which ends in `:`) in receipt text: the key at the start or after a
-/// space, ASCII case ignored; the value runs to the next space.
-fn field<'a>(text: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-    let mut i = 0;
-    while i + key.len() <= text.len() {
-        if (i == 0 || text[i - 1] == b' ') && text[i..i + key.len()].eq_ignore_ascii_case(key) {
-            let v = &text[i + key.len()..];
-            let end = v
+/// The `id:` and `stat:` values of receipt text, in one pass from colon to colon: a key is
+/// the word before a colon (at the start or after a space, ASCII case ignored), its value runs
+/// to the next space. Stops once both are found, before `text:`, whose value may hold anything.
+fn id_and_stat(text: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
+    let (mut id, mut stat) = (None, None);
+    let mut from = 0;
+    while let Some(off) = text[from..].iter().position(|&b| b == b':') {
+        let colon = from + off;
+        let value = || {
+            let v = &text[colon + 1..];
+            &v[..v
                 .iter()
                 .position(|&b| b == b' ' || b == 0)
-                .unwrap_or(v.len());
-            return Some(&v[..end]);
+                .unwrap_or(v.len())]
+        };
+        let key_is = |name: &[u8]| {
+            colon >= name.len()
+                && (colon == name.len() || text[colon - name.len() - 1] == b' ')
+                && text[colon - name.len()..colon].eq_ignore_ascii_case(name)
+        };
+        if id.is_none() && key_is(b"id") {
+            id = Some(value());
+        } else if stat.is_none() && key_is(b"stat") {
+            stat = Some(value());
         }
-        i += 1;
+        if id.is_some() && stat.is_some() {
+            break;
+        }
+        from = colon + 1;
     }
-    None
+    (id, stat)
+}
+
+/// message_state of a `stat:` value; DELIVRD, by far the most common, without the table.
+fn stat_state(stat: &[u8]) -> Option<u8> {
+    if stat == b"DELIVRD" {
+        return Some(2);
+    }
+    ReceiptStat::parse(stat).message_state()
 }
 
 struct Cursor<'a> {
@@ -413,6 +436,20 @@ mod tests {
         let b = body(receipt("ID: 77 STAT: delivrd"));
         let v = scan_deliver_sm(&b).unwrap();
         assert_eq!((v.id, v.state), (Some(&b"77"[..]), 2));
+    }
+
+    #[test]
+    fn id_and_stat_are_whole_words() {
+        assert_eq!(
+            id_and_stat(b"xid:5 id:6 substat:X stat:DELIVRD text:id:7"),
+            (Some(&b"6"[..]), Some(&b"DELIVRD"[..]))
+        );
+        assert_eq!(id_and_stat(b"Id:9\0\0"), (Some(&b"9"[..]), None));
+        assert_eq!(id_and_stat(b"stat:"), (None, Some(&b""[..])));
+        assert_eq!(id_and_stat(b":::"), (None, None));
+        assert_eq!(stat_state(b"DELIVRD"), Some(2));
+        assert_eq!(stat_state(b"undeliv"), Some(5));
+        assert_eq!(stat_state(b"NOPE"), None);
     }
 
     #[test]
