@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use gannet::config::ConfigError;
+use gannet::dlr::{IdStyle, ReceiptsFor};
 use gannet::routes::{
     CarrierKind, Channel, MessageClass, PrefixKey, Registration, RouteTable, reload,
 };
@@ -107,6 +108,18 @@ fn example_loads_and_validates() {
     assert_eq!(
         t.receipt_deadline(hn, agg, MessageClass::Transactional),
         Duration::from_secs(300)
+    );
+
+    // Receipt id styles, as the simulator's personas write them.
+    let r = t.carrier(agg).receipts;
+    assert_eq!(
+        (r.resp_ids, r.receipt_ids, r.receipts_for),
+        (IdStyle::Hex, IdStyle::Decimal, ReceiptsFor::Any)
+    );
+    let telcel = t.carrier(t.carrier_id("mno-mx-telcel").unwrap()).receipts;
+    assert_eq!(
+        (telcel.resp_ids, telcel.receipt_ids, telcel.receipts_for),
+        (IdStyle::Decimal, IdStyle::Decimal, ReceiptsFor::Last)
     );
 
     // Carriers: kind, cost by longest prefix.
