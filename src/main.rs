@@ -37,6 +37,8 @@ enum Command {
         #[command(subcommand)]
         command: LoadgenCommand,
     },
+    /// Explain the routing decision for a number: each candidate, its score and why.
+    Route(gannet::router::cli::RouteArgs),
     /// Normalise a number, say its type, and analyse a text for it.
     Number(gannet::cli::number::NumberArgs),
     /// Inspect SMPP PDUs.
@@ -120,6 +122,10 @@ async fn run(command: Command, shutdown: CancellationToken) -> anyhow::Result<Ex
             } else {
                 print!("{report}");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Route(args) => {
+            gannet::router::cli::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Number(args) => {
