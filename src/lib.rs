@@ -9,20 +9,20 @@
 //! - [`routes`]: routes.yaml loaded, validated and compiled into an immutable prefix table.
 //! - [`router`]: the pure routing decision, its explanation, and carrier health scores.
 //! - [`dlr`]: delivery receipt correlation, id normalisation, deadlines, multipart status.
-//! - [`sim`]: the SMSC simulator: carrier personas, outcomes, faults, stats (`gannet sim`).
 //! - [`loadgen`]: bounded load clients (`gannet loadgen smpp`) that count what the SMSC answers.
+//! - [`sim`]: the SMSC simulator: carrier personas, outcomes, faults, stats (`gannet sim`).
 //! - [`store`]: durable messages, attempts, idempotency and pending indexes; group commit.
 //! - [`api`]: the HTTP API (`fn router(state) -> Router`): accept, status, keys, limits, metrics.
 
+pub mod api;
 pub mod carrier;
 pub mod cli;
 pub mod config;
-pub mod number;
-pub mod text;
 pub mod dlr;
 pub mod loadgen;
+pub mod number;
 pub mod router;
 pub mod routes;
 pub mod sim;
-pub mod api;
 pub mod store;
+pub mod text;

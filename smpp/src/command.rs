@@ -124,8 +124,14 @@ mod tests {
 
     #[test]
     fn requests_and_responses_pair_up() {
-        assert_eq!(CommandId::SUBMIT_SM.response(), Some(CommandId::SUBMIT_SM_RESP));
-        assert_eq!(CommandId::SUBMIT_SM_RESP.request(), Some(CommandId::SUBMIT_SM));
+        assert_eq!(
+            CommandId::SUBMIT_SM.response(),
+            Some(CommandId::SUBMIT_SM_RESP)
+        );
+        assert_eq!(
+            CommandId::SUBMIT_SM_RESP.request(),
+            Some(CommandId::SUBMIT_SM)
+        );
         assert_eq!(CommandId::OUTBIND.response(), None);
         assert_eq!(CommandId::GENERIC_NACK.request(), None);
         for id in CommandId::ALL {

@@ -34,12 +34,12 @@ pub mod tlv;
 pub use command::CommandId;
 pub use decode::DecodeMode;
 pub use error::{DecodeError, DecodeErrorKind};
+pub use header::{HEADER_LEN, Header};
 pub use pdu::{
     Address, AlertNotification, Bind, BindResp, Body, CancelSm, DataSm, DataSmResp, DeliverSm,
     DeliverSmResp, DestAddress, Outbind, Pdu, QuerySm, QuerySmResp, ReplaceSm, SubmitMulti,
     SubmitMultiResp, SubmitSm, SubmitSmResp, UnsuccessSme,
 };
-pub use header::{HEADER_LEN, Header};
 pub use receipt::{ReceiptDate, ReceiptError, ReceiptStat, parse_receipt};
 pub use status::CommandStatus;
 pub use tlv::{MessageState, Tlv, TlvTag, Tlvs};

@@ -139,7 +139,10 @@ mod tests {
 
     #[test]
     fn names_and_unknowns() {
-        assert_eq!(CommandStatus::ESME_RTHROTTLED.name(), Some("ESME_RTHROTTLED"));
+        assert_eq!(
+            CommandStatus::ESME_RTHROTTLED.name(),
+            Some("ESME_RTHROTTLED")
+        );
         assert_eq!(CommandStatus(0x58), CommandStatus::ESME_RTHROTTLED);
         assert_eq!(CommandStatus(0x401).name(), None);
         assert!(CommandStatus(0x401).is_vendor());
