@@ -342,6 +342,56 @@ async fn shutdown_ends_a_long_run_with_a_report() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_responses_time_out_and_free_the_window() {
+    let (sim, addr) = sim("    faults: { drop_responses: 0.01 }\n").await;
+    let r = run(
+        addr,
+        &[
+            "--count",
+            "20000",
+            "--window",
+            "64",
+            "--response-timeout",
+            "200ms",
+        ],
+    )
+    .await;
+    let s = stats(&sim);
+    assert!(s.dropped_resps > 0);
+    assert_eq!(r.timed_out, s.dropped_resps);
+    assert_eq!(r.acknowledged + r.timed_out, 20_000);
+    assert_eq!((r.unanswered, r.submitted), (0, 20_000));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unbind_from_the_smsc_ends_the_run_with_a_report() {
+    let (sim, addr) = sim("").await;
+    let run = tokio::spawn(run_smpp(
+        args(addr, &["--duration", "10m", "--binds", "2"]),
+        CancellationToken::new(),
+    ));
+    while stats(&sim).submits < 5000 {
+        tokio::task::yield_now().await;
+    }
+    sim.fault("smsc", Fault::Unbind).unwrap();
+    let r = run.await.unwrap().unwrap();
+    assert_eq!(r.errors.len(), 2, "{:?}", r.errors);
+    assert!(
+        r.errors.iter().all(|e| e.contains("unbound")),
+        "{:?}",
+        r.errors
+    );
+    let s = stats(&sim);
+    assert_eq!(s.forced_unbinds, 2);
+    // What was written after the SMSC's unbind may never be read: unanswered, not lost
+    // from the count.
+    assert_eq!(r.acknowledged + r.unanswered, r.submitted);
+    assert!(r.acknowledged <= s.submits && s.submits <= r.submitted);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enquire_link_from_the_smsc_is_answered() {
     let smsc = enquire_link_smsc().await;
     let r = run(smsc.addr, &["--count", "1000", "--binds", "2"]).await;

@@ -553,6 +553,8 @@ enum DriveError {
     Closed,
     #[error("SMSC sent command_length {0}: stream out of step")]
     BadLength(usize),
+    #[error("SMSC unbound the session (SMPP 3.4 §4.2)")]
+    PeerUnbound,
 }
 
 impl Driver {
@@ -631,8 +633,10 @@ impl Driver {
                 }
                 match self.stream.try_read_buf(&mut self.rbuf) {
                     Ok(0) => {
-                        return if self.unbound || self.peer_unbound || self.unbind_seq.is_some() {
+                        return if self.unbound || self.unbind_seq.is_some() {
                             Ok(())
+                        } else if self.peer_unbound {
+                            Err(DriveError::PeerUnbound)
                         } else {
                             Err(DriveError::Closed)
                         };
@@ -648,13 +652,21 @@ impl Driver {
             if !self.ids.is_empty() || !self.arrived.is_empty() {
                 self.settle();
             }
-            if self.unbound || (self.peer_unbound && self.wpos == self.wbuf.len()) {
+            if self.unbound {
                 return Ok(());
+            }
+            if self.peer_unbound && self.wpos == self.wbuf.len() {
+                // Our unbind_resp is out. An unbind we did not ask for ends this bind early:
+                // the load tool does not rebind, it reports.
+                return match self.unbind_seq {
+                    Some(_) => Ok(()),
+                    None => Err(DriveError::PeerUnbound),
+                };
             }
 
             let now = self.now_ns();
             if let Some(sub) = &mut self.submit {
-                if stop.is_cancelled() || self.unbind_seq.is_some() {
+                if stop.is_cancelled() || self.unbind_seq.is_some() || self.peer_unbound {
                     sub.done = true;
                 }
                 if !sub.done {
