@@ -79,8 +79,8 @@ pub struct ReceiptReport {
 /// One second of the run: counts in that second, backlog at its end.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Second {
-    /// End of the second, seconds since the start.
-    pub t: u32,
+    /// End of the interval, seconds since the start (the last one may be a partial second).
+    pub t: f64,
     pub submitted: u64,
     pub acknowledged: u64,
     pub receipts: u64,
@@ -229,13 +229,13 @@ impl fmt::Display for LoadReport {
         if !self.timeline.is_empty() {
             writeln!(
                 f,
-                "  {:>5} {:>12} {:>12} {:>12} {:>12}",
+                "  {:>6} {:>12} {:>12} {:>12} {:>12}",
                 "t", "submitted", "acked", "receipts", "outstanding"
             )?;
             for s in &self.timeline {
                 writeln!(
                     f,
-                    "  {:>4}s {:>12} {:>12} {:>12} {:>12}",
+                    "  {:>5.1}s {:>12} {:>12} {:>12} {:>12}",
                     s.t, s.submitted, s.acknowledged, s.receipts, s.receipts_outstanding
                 )?;
             }

@@ -135,7 +135,7 @@ pub async fn run_plan(plan: Plan, shutdown: CancellationToken) -> anyhow::Result
         }
         let now = Instant::now();
         if start.elapsed() >= next_second {
-            let s = shared.second(next_second.as_secs() as u32, &last);
+            let s = shared.second(next_second.as_secs_f64(), &last);
             last = Second {
                 submitted: last.submitted + s.submitted,
                 acknowledged: last.acknowledged + s.acknowledged,
@@ -187,7 +187,7 @@ pub async fn run_plan(plan: Plan, shutdown: CancellationToken) -> anyhow::Result
     // The partial last second, if the run ended inside one.
     let end = start.elapsed();
     if end > next_second - Duration::from_secs(1) + Duration::from_millis(50) {
-        timeline.push(shared.second(end.as_secs_f64().ceil() as u32, &last));
+        timeline.push(shared.second(end.as_secs_f64(), &last));
     }
     Ok(report(&plan, &shared, total, errors, timeline, cpu))
 }
@@ -283,7 +283,7 @@ impl Shared {
     }
 
     /// The second ending at `t`: counts since `before`, backlog now.
-    fn second(&self, t: u32, before: &Second) -> Second {
+    fn second(&self, t: f64, before: &Second) -> Second {
         Second {
             t,
             submitted: self.submitted.load(Relaxed) - before.submitted,
