@@ -154,47 +154,9 @@ fn body_fields(body: &Body, m: &mut Map<String, Value>) {
         | Body::EnquireLinkResp
         | Body::CancelSmResp
         | Body::ReplaceSmResp => {}
-        Body::SubmitSm(s) => {
-            short_message_fields(
-                m,
-                ShortMessageView {
-                    service_type: &s.service_type,
-                    source: &s.source_addr,
-                    dest: &s.destination_addr,
-                    esm_class: s.esm_class,
-                    protocol_id: s.protocol_id,
-                    priority_flag: s.priority_flag,
-                    schedule_delivery_time: &s.schedule_delivery_time,
-                    validity_period: &s.validity_period,
-                    registered_delivery: s.registered_delivery,
-                    replace_if_present_flag: s.replace_if_present_flag,
-                    data_coding: s.data_coding,
-                    sm_default_msg_id: s.sm_default_msg_id,
-                    short_message: &s.short_message,
-                    tlvs: &s.tlvs,
-                },
-            );
-        }
+        Body::SubmitSm(s) => short_message_fields(m, sm_view!(s)),
         Body::DeliverSm(s) => {
-            short_message_fields(
-                m,
-                ShortMessageView {
-                    service_type: &s.service_type,
-                    source: &s.source_addr,
-                    dest: &s.destination_addr,
-                    esm_class: s.esm_class,
-                    protocol_id: s.protocol_id,
-                    priority_flag: s.priority_flag,
-                    schedule_delivery_time: &s.schedule_delivery_time,
-                    validity_period: &s.validity_period,
-                    registered_delivery: s.registered_delivery,
-                    replace_if_present_flag: s.replace_if_present_flag,
-                    data_coding: s.data_coding,
-                    sm_default_msg_id: s.sm_default_msg_id,
-                    short_message: &s.short_message,
-                    tlvs: &s.tlvs,
-                },
-            );
+            short_message_fields(m, sm_view!(s));
             receipt_fields(m, s.esm_class, &s.short_message, &s.tlvs);
         }
         Body::SubmitSmResp(r) => {
@@ -326,6 +288,29 @@ fn body_fields(body: &Body, m: &mut Map<String, Value>) {
         }
     }
 }
+
+/// Borrows the fields of a submit_sm or deliver_sm: two types with one layout.
+macro_rules! sm_view {
+    ($s:expr) => {
+        ShortMessageView {
+            service_type: &$s.service_type,
+            source: &$s.source_addr,
+            dest: &$s.destination_addr,
+            esm_class: $s.esm_class,
+            protocol_id: $s.protocol_id,
+            priority_flag: $s.priority_flag,
+            schedule_delivery_time: &$s.schedule_delivery_time,
+            validity_period: &$s.validity_period,
+            registered_delivery: $s.registered_delivery,
+            replace_if_present_flag: $s.replace_if_present_flag,
+            data_coding: $s.data_coding,
+            sm_default_msg_id: $s.sm_default_msg_id,
+            short_message: &$s.short_message,
+            tlvs: &$s.tlvs,
+        }
+    };
+}
+use sm_view;
 
 /// The submit_sm / deliver_sm layout (SMPP 3.4 §4.4.1, §4.6.1), borrowed.
 struct ShortMessageView<'a> {
