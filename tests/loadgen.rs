@@ -61,7 +61,7 @@ async fn count_10000_all_acknowledged() {
     assert_eq!(r.accepted(), 10_000);
     assert_eq!(r.statuses.len(), 1, "{:?}", r.statuses);
     assert_eq!(r.resp_latency.count, 10_000);
-    assert_eq!((r.timed_out, r.unanswered), (0, 0));
+    assert_eq!((r.timed_out, r.unanswered, r.stray_responses), (0, 0, 0));
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert!(r.receipts.is_none());
     assert!(r.elapsed_s > 0.0 && r.acknowledged_per_s > 0.0);
@@ -360,6 +360,7 @@ async fn lost_responses_time_out_and_free_the_window() {
     assert!(s.dropped_resps > 0);
     assert_eq!(r.timed_out, s.dropped_resps);
     assert_eq!(r.acknowledged + r.timed_out, 20_000);
+    assert_eq!(r.stray_responses, 0, "a dropped response never comes late");
     assert_eq!((r.unanswered, r.submitted), (0, 20_000));
     sim.shutdown().await;
 }

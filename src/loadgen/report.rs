@@ -36,6 +36,8 @@ pub struct LoadReport {
     pub timed_out: u64,
     /// Still unanswered when the run ended (connection lost or drain cut short).
     pub unanswered: u64,
+    /// Responses for sequence numbers not in flight: late, after their timeout, or never sent.
+    pub stray_responses: u64,
     /// Most submit_sm unacknowledged at once on any one bind.
     pub max_in_flight: u32,
     /// From the start of sending to the last response, seconds.
@@ -186,6 +188,9 @@ impl fmt::Display for LoadReport {
         }
         if self.unanswered > 0 {
             writeln!(f, "  unanswered     {:>12}", self.unanswered)?;
+        }
+        if self.stray_responses > 0 {
+            writeln!(f, "  stray responses {:>11}", self.stray_responses)?;
         }
         writeln!(f, "  max in flight  {:>12}", self.max_in_flight)?;
         writeln!(f, "  elapsed        {:>11.3}s", self.elapsed_s)?;

@@ -244,6 +244,7 @@ fn report(
         statuses,
         timed_out: s.timed_out,
         unanswered: s.unanswered,
+        stray_responses: s.stray,
         max_in_flight: s.max_in_flight,
         elapsed_s,
         acknowledged_per_s: per_s(s.acknowledged, elapsed_s),
