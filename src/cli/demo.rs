@@ -192,3 +192,41 @@ fn secs(us: f64) -> String {
         format!("{:.1}s", us / 1e6)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> DemoArgs {
+        DemoArgs {
+            messages: 10,
+            receipt_wait: Duration::from_secs(5),
+        }
+    }
+
+    fn plan(name: &str) -> (String, SmppLoadArgs) {
+        let config = SimConfig::example().unwrap();
+        let p = config
+            .personas
+            .iter()
+            .find(|p| p.name.value == name)
+            .unwrap();
+        plan_for(p, &args(), "127.0.0.1:1".into()).unwrap()
+    }
+
+    #[test]
+    fn each_persona_is_driven_within_its_contract_and_id_styles() {
+        // Jio answers in upper-case hex and reports receipts in decimal.
+        let (prefix, load) = plan("mno-in-jio");
+        assert_eq!(prefix, "91");
+        assert_eq!(load.receipt_ids, loadgen::receipts::IdMatch::HexToDecimal);
+        assert_eq!(load.rate, 160, "80% of its 200 TPS contract");
+        assert!(load.receipts);
+        assert_eq!(load.count, Some(10));
+        // Telcel uses decimal ids on both sides.
+        let (prefix, load) = plan("mno-mx-telcel");
+        assert_eq!(prefix, "52");
+        assert_eq!(load.receipt_ids, loadgen::receipts::IdMatch::AsSent);
+        assert_eq!(load.system_id, "gannet");
+    }
+}
