@@ -245,51 +245,36 @@ impl Body {
             Body::BindTransmitter(b) | Body::BindReceiver(b) | Body::BindTransceiver(b) => {
                 b.encode(dst)
             }
-            Body::BindTransmitterResp(b)
-            | Body::BindReceiverResp(b)
-            | Body::BindTransceiverResp(b) => {
-                if let Some(b) = b {
-                    b.encode(dst)
-                }
-            }
+            Body::BindTransmitterResp(Some(b))
+            | Body::BindReceiverResp(Some(b))
+            | Body::BindTransceiverResp(Some(b)) => b.encode(dst),
             Body::Outbind(b) => b.encode(dst),
+            // Bodiless operations, and error responses sent with no body (SMPP 3.4 §4.4.2).
             Body::Unbind
             | Body::UnbindResp
             | Body::GenericNack
             | Body::EnquireLink
             | Body::EnquireLinkResp
             | Body::CancelSmResp
-            | Body::ReplaceSmResp => {}
+            | Body::ReplaceSmResp
+            | Body::BindTransmitterResp(None)
+            | Body::BindReceiverResp(None)
+            | Body::BindTransceiverResp(None)
+            | Body::SubmitSmResp(None)
+            | Body::SubmitMultiResp(None)
+            | Body::DeliverSmResp(None)
+            | Body::DataSmResp(None)
+            | Body::QuerySmResp(None) => {}
             Body::SubmitSm(b) => b.encode(dst),
-            Body::SubmitSmResp(b) => {
-                if let Some(b) = b {
-                    b.encode(dst)
-                }
-            }
+            Body::SubmitSmResp(Some(b)) => b.encode(dst),
             Body::SubmitMulti(b) => b.encode(dst),
-            Body::SubmitMultiResp(b) => {
-                if let Some(b) = b {
-                    b.encode(dst)
-                }
-            }
+            Body::SubmitMultiResp(Some(b)) => b.encode(dst),
             Body::DeliverSm(b) => b.encode(dst),
-            Body::DeliverSmResp(b) => {
-                if let Some(b) = b {
-                    b.encode(dst)
-                }
-            }
+            Body::DeliverSmResp(Some(b)) => b.encode(dst),
             Body::DataSm(b) => b.encode(dst),
-            Body::DataSmResp(b) => {
-                if let Some(b) = b {
-                    b.encode(dst)
-                }
-            }
+            Body::DataSmResp(Some(b)) => b.encode(dst),
             Body::QuerySm(b) => b.encode(dst),
-            Body::QuerySmResp(b) => {
-                if let Some(b) = b {
-                    b.encode(dst)
-                }
-            }
+            Body::QuerySmResp(Some(b)) => b.encode(dst),
             Body::CancelSm(b) => b.encode(dst),
             Body::ReplaceSm(b) => b.encode(dst),
             Body::AlertNotification(b) => b.encode(dst),
