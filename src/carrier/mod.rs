@@ -27,6 +27,6 @@ pub use config::{CarrierConfig, CarrierSettings, validate_carriers};
 pub use health::{CarrierCounters, CarrierHealth};
 pub use pool::{
     BindState, CarrierPool, DownReason, PoolEvent, SegmentOutcome, StartError, SubmitJob,
-    SubmitRejected,
+    SubmitRejected, Withdrawn,
 };
 pub use status::{StatusClass, StatusTable};

@@ -53,6 +53,13 @@ pub enum SubmitRejected {
     TooManySegments(usize),
 }
 
+/// A segment taken back by [`CarrierPool::withdraw`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Withdrawn {
+    pub token: u64,
+    pub segment: u8,
+}
+
 /// What became of one segment. Exactly one final result per segment of every accepted job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SegmentOutcome {
@@ -526,6 +533,42 @@ impl CarrierPool {
         drop(q);
         c.notify.notify_one();
         Ok(())
+    }
+
+    /// Takes back every segment queued on `carrier` that was never written to it (not the
+    /// resends of segments whose first send went unanswered): for when all of the carrier's
+    /// binds are down and the messages should go another way. Each segment returned gets no
+    /// [`PoolEvent::SegmentResult`]: it is the caller's again.
+    pub fn withdraw(&self, carrier: &str) -> Vec<Withdrawn> {
+        let Some(&i) = self.inner.by_name.get(carrier) else {
+            return Vec::new();
+        };
+        let c = &self.inner.carriers[i];
+        let mut q = c.lock_queue();
+        let mut out = Vec::new();
+        q.ready.retain(|seg| {
+            if seg.attempts == 0 {
+                out.push(Withdrawn {
+                    token: seg.token,
+                    segment: seg.index,
+                });
+                false
+            } else {
+                true
+            }
+        });
+        let delayed = std::mem::take(&mut q.delayed);
+        for d in delayed.into_vec() {
+            if d.seg.attempts == 0 {
+                out.push(Withdrawn {
+                    token: d.seg.token,
+                    segment: d.seg.index,
+                });
+            } else {
+                q.delayed.push(d);
+            }
+        }
+        out
     }
 
     /// Live figures of every carrier, in configuration order. Takes each carrier's queue lock

@@ -158,6 +158,8 @@ fn outcome_code(o: AttemptOutcome) -> u8 {
         AttemptOutcome::Failed => 6,
         AttemptOutcome::Expired => 7,
         AttemptOutcome::TimedOut => 8,
+        AttemptOutcome::Withdrawn => 9,
+        AttemptOutcome::Voice => 10,
     }
 }
 

@@ -255,6 +255,17 @@ impl Store {
         })
     }
 
+    /// [`Store::write_nowait`] for several writes: one channel message, applied in order.
+    pub fn write_all_nowait(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.send(Command::Write {
+            writes,
+            reply: None,
+        })
+    }
+
     /// Round trip through the writer: Ok when it is running and its last commit succeeded.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.call(|reply| Command::Ping { reply }).await

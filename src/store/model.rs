@@ -201,10 +201,15 @@ pub enum AttemptOutcome {
     Expired,
     /// No receipt within the class's deadline.
     TimedOut,
+    /// Never written to the carrier: its binds all went down while the message waited in
+    /// its queue, so the message was taken back and routed elsewhere. Not a duplicate risk.
+    Withdrawn,
+    /// The voice channel took the message (its webhook was answered 2xx).
+    Voice,
 }
 
 impl AttemptOutcome {
-    pub const ALL: [AttemptOutcome; 8] = [
+    pub const ALL: [AttemptOutcome; 10] = [
         AttemptOutcome::Pending,
         AttemptOutcome::Submitted,
         AttemptOutcome::Ambiguous,
@@ -213,6 +218,8 @@ impl AttemptOutcome {
         AttemptOutcome::Failed,
         AttemptOutcome::Expired,
         AttemptOutcome::TimedOut,
+        AttemptOutcome::Withdrawn,
+        AttemptOutcome::Voice,
     ];
 }
 
@@ -296,6 +303,15 @@ pub enum Write {
         status: u32,
         at_ms: u64,
     },
+    /// Attempt `n` ended without a receipt (no response, no receipt in time, withdrawn): its
+    /// outcome, and why in `error`.
+    Outcome {
+        id: MessageId,
+        n: u16,
+        outcome: AttemptOutcome,
+        error: Option<String>,
+        at_ms: u64,
+    },
     /// A receipt for attempt `n`.
     Receipt {
         id: MessageId,
@@ -314,6 +330,7 @@ impl Write {
             Write::State { id, .. }
             | Write::Attempt { id, .. }
             | Write::SegmentResp { id, .. }
+            | Write::Outcome { id, .. }
             | Write::Receipt { id, .. } => *id,
         }
     }

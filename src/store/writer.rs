@@ -304,7 +304,9 @@ impl<'a> View<'a> {
                 });
             }
             let n = match w {
-                Write::SegmentResp { n, .. } | Write::Receipt { n, .. } => *n,
+                Write::SegmentResp { n, .. }
+                | Write::Receipt { n, .. }
+                | Write::Outcome { n, .. } => *n,
                 Write::State { .. } | Write::Attempt { .. } => continue,
             };
             if let Entry::Vacant(e) = self.attempts.entry((id, n)) {
@@ -441,6 +443,22 @@ impl<'a> View<'a> {
                     a.outcome = AttemptOutcome::Refused;
                 } else if a.outcome == AttemptOutcome::Pending {
                     a.outcome = AttemptOutcome::Submitted;
+                }
+                slot.dirty = true;
+                WriteOutcome::Applied
+            }
+            Write::Outcome {
+                n, outcome, error, ..
+            } => {
+                let Some(slot) = self.attempts.get_mut(&(id, *n)) else {
+                    return WriteOutcome::NotFound;
+                };
+                let Some(a) = slot.value.as_mut() else {
+                    return WriteOutcome::NotFound;
+                };
+                a.outcome = *outcome;
+                if error.is_some() {
+                    a.error_code.clone_from(error);
                 }
                 slot.dirty = true;
                 WriteOutcome::Applied
