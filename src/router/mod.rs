@@ -517,11 +517,12 @@ fn rank(
     }
 
     // Exploration: a first attempt, now and then, goes to another usable candidate of the
-    // best tier, degraded ones included: they are the ones whose recovery must be noticed.
+    // best tier, or to a degraded one of any tier: a direct route that fell below the floor
+    // is ranked after the intermediaries, and only traffic sent to it shows its recovery.
     let top = ordered[0];
     let mut chosen = top.index;
     if msg.tried.is_empty() && policy.exploration > 0.0 && !top.repeat {
-        let is_peer = |u: &&Usable| u.tier == top.tier && !u.repeat;
+        let is_peer = |u: &&Usable| (u.tier == top.tier || u.degraded) && !u.repeat;
         let peers = ordered[1..].iter().filter(is_peer).count();
         let draw = mix(msg.seed);
         let unit = (draw >> 11) as f64 / (1u64 << 53) as f64;
