@@ -43,16 +43,7 @@ struct Harness {
 }
 
 fn client(name: &str, key: &str, rate: Rate) -> ClientSettings {
-    let hex = hash_api_key(key);
-    let mut hash = [0u8; 32];
-    for (i, b) in hash.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
-    }
-    ClientSettings {
-        name: name.into(),
-        key_sha256: hash,
-        rate,
-    }
+    ClientSettings::with_key(name, key, rate)
 }
 
 const GENEROUS: Rate = Rate {

@@ -44,6 +44,8 @@ pub struct Client {
     pub name: Arc<str>,
     key_sha256: [u8; 32],
     pub rate: Rate,
+    /// May call the operator endpoints.
+    pub admin: bool,
 }
 
 /// The configured clients and their token buckets.
@@ -69,6 +71,7 @@ impl Clients {
                         name: c.name.into(),
                         key_sha256: c.key_sha256,
                         rate: c.rate,
+                        admin: c.admin,
                     })
                 })
                 .collect(),
@@ -164,16 +167,11 @@ mod tests {
     use super::*;
 
     fn clients(per_second: f64, burst: u32) -> Clients {
-        let hash = hash_api_key("k1");
-        let mut key = [0u8; 32];
-        for (i, b) in key.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&hash[2 * i..2 * i + 2], 16).unwrap();
-        }
-        Clients::new(vec![ClientSettings {
-            name: "a".into(),
-            key_sha256: key,
-            rate: Rate { per_second, burst },
-        }])
+        Clients::new(vec![ClientSettings::with_key(
+            "a",
+            "k1",
+            Rate { per_second, burst },
+        )])
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub struct ClientConfig {
     pub key_sha256: Spanned<String>,
     #[serde(default)]
     pub rate: RateConfig,
+    /// May call the operator endpoints (route reload).
+    #[serde(default)]
+    pub admin: bool,
 }
 
 /// `clients[].rate:`.
@@ -196,6 +199,20 @@ pub struct ClientSettings {
     pub name: String,
     pub key_sha256: [u8; 32],
     pub rate: Rate,
+    pub admin: bool,
+}
+
+impl ClientSettings {
+    /// A client holding `api_key` (hashed here; only the hash is kept), not an admin.
+    pub fn with_key(name: &str, api_key: &str, rate: Rate) -> ClientSettings {
+        use sha2::{Digest, Sha256};
+        ClientSettings {
+            name: name.to_owned(),
+            key_sha256: Sha256::digest(api_key.as_bytes()).into(),
+            rate,
+            admin: false,
+        }
+    }
 }
 
 fn spanned<T>(value: T) -> Spanned<T> {
@@ -406,6 +423,7 @@ pub fn validate_clients(
                 per_second,
                 burst: c.rate.burst.value,
             },
+            admin: c.admin,
         });
     }
     Ok(out)

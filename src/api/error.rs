@@ -86,6 +86,12 @@ pub enum ApiError {
     /// 429: the client's rate limit; retry after this many seconds.
     #[error("rate limit exceeded; retry after {retry_after}s")]
     RateLimited { retry_after: u64 },
+    /// 403: a valid key without the right (operator endpoints need `admin: true`).
+    #[error("{message}")]
+    Forbidden { message: &'static str },
+    /// 422: an operator request that could not be done (a routing table refused on reload).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     /// 404.
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
@@ -133,6 +139,8 @@ impl ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable(_) | ApiError::MetricsUnavailable => {
@@ -149,7 +157,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::TooLarge { code, .. }
             | ApiError::Unauthorized { code, .. }
-            | ApiError::NotFound { code, .. } => code,
+            | ApiError::NotFound { code, .. }
+            | ApiError::Unprocessable { code, .. } => code,
+            ApiError::Forbidden { .. } => "forbidden",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict { .. } => "idempotency_conflict",

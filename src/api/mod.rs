@@ -25,6 +25,7 @@
 //! - [`telemetry`]: `/metrics`, request latency.
 
 pub mod accept;
+pub mod admin;
 pub mod admission;
 pub mod auth;
 pub mod clock;
@@ -47,6 +48,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
 pub use accept::REPLAYED_HEADER;
+pub use admin::{NoReloader, RouteReloader};
 pub use admission::{Admission, AdmissionRequest, Admitted, Refusal, SmsOnly};
 pub use auth::{Caller, Client, Clients, hash_api_key};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -72,6 +74,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     admission: Arc<dyn Admission>,
     dispatch: Arc<dyn Dispatch>,
+    reloader: Arc<dyn RouteReloader>,
     metrics: Option<PrometheusHandle>,
 }
 
@@ -92,6 +95,7 @@ impl ApiState {
             clock: Arc::new(SystemClock::new()),
             admission: Arc::new(SmsOnly),
             dispatch: Arc::new(NoDispatch),
+            reloader: Arc::new(NoReloader),
             metrics: None,
         }
     }
@@ -119,6 +123,10 @@ impl ApiState {
     pub fn dispatcher(&self) -> &dyn Dispatch {
         &*self.inner.dispatch
     }
+
+    pub fn reloader(&self) -> &dyn RouteReloader {
+        &*self.inner.reloader
+    }
 }
 
 /// See [`ApiState::builder`].
@@ -129,6 +137,7 @@ pub struct ApiStateBuilder {
     clock: Arc<dyn Clock>,
     admission: Arc<dyn Admission>,
     dispatch: Arc<dyn Dispatch>,
+    reloader: Arc<dyn RouteReloader>,
     metrics: Option<PrometheusHandle>,
 }
 
@@ -151,6 +160,13 @@ impl ApiStateBuilder {
         self
     }
 
+    /// What `POST /v1/routes/reload` calls.
+    #[must_use]
+    pub fn reloader(mut self, reloader: Arc<dyn RouteReloader>) -> Self {
+        self.reloader = reloader;
+        self
+    }
+
     /// Where `/metrics` renders from; `None` answers 503 there.
     #[must_use]
     pub fn metrics(mut self, handle: Option<PrometheusHandle>) -> Self {
@@ -167,6 +183,7 @@ impl ApiStateBuilder {
                 clock: self.clock,
                 admission: self.admission,
                 dispatch: self.dispatch,
+                reloader: self.reloader,
                 metrics: self.metrics,
             }),
         }
@@ -179,6 +196,11 @@ fn route_table() -> Vec<(Method, &'static str, MethodRouter<ApiState>)> {
         (Method::POST, "/v1/messages", post(accept::post_message)),
         (Method::POST, "/v1/messages/batch", post(accept::post_batch)),
         (Method::GET, "/v1/messages/{id}", get(status::get_message)),
+        (
+            Method::POST,
+            "/v1/routes/reload",
+            post(admin::reload_routes),
+        ),
         (Method::GET, "/healthz", get(healthz)),
         (Method::GET, "/readyz", get(readyz)),
         (Method::GET, "/metrics", get(telemetry::render)),
