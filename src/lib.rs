@@ -19,6 +19,7 @@ pub mod carrier;
 pub mod cli;
 pub mod config;
 pub mod dlr;
+pub mod engine;
 pub mod loadgen;
 pub mod number;
 pub mod router;
