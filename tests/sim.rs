@@ -1154,7 +1154,7 @@ fn example_sim_yaml_loads_and_validates() {
         ["mno-in-jio", "mno-mx-telcel", "mno-us-tmo", "agg-global"]
     );
     let builtin = SimConfig::example().unwrap();
-    assert_eq!(builtin.personas.len(), 4);
+    assert_eq!(builtin.personas.len(), 8);
 }
 
 #[tokio::test]
