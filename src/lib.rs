@@ -13,6 +13,7 @@
 //! - [`sim`]: the SMSC simulator: carrier personas, outcomes, faults, stats (`gannet sim`).
 //! - [`store`]: durable messages, attempts, idempotency and pending indexes; group commit.
 //! - [`api`]: the HTTP API (`fn router(state) -> Router`): accept, status, keys, limits, metrics.
+//! - [`webhook`]: signed outbound webhooks (status callbacks, voice fallback), retried with backoff.
 
 pub mod api;
 pub mod carrier;
@@ -27,3 +28,4 @@ pub mod routes;
 pub mod sim;
 pub mod store;
 pub mod text;
+pub mod webhook;
