@@ -25,6 +25,7 @@ pub mod loadgen;
 pub mod number;
 pub mod router;
 pub mod routes;
+pub mod service;
 pub mod sim;
 pub mod store;
 pub mod text;
