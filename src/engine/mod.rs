@@ -293,6 +293,7 @@ pub fn start(parts: EngineParts) -> EngineHandle {
         internal_tx,
         spawned: TaskTracker::new(),
         interned: HashMap::new(),
+        countries: HashMap::new(),
     };
     let resume = parts.resume;
     done.spawn(engine.run(resume, new_rx, parts.pool_events, control_rx, internal_rx));
@@ -336,6 +337,8 @@ struct Flight {
     attempts: u16,
     live: Option<Live>,
     last_error: Option<String>,
+    /// The route prefix of the latest attempt.
+    prefix: Option<PrefixKey>,
 }
 
 /// A message parked until a time (carrier queue full, quiet hours, every route down).
@@ -372,6 +375,8 @@ struct Engine {
     internal_tx: mpsc::UnboundedSender<Internal>,
     spawned: TaskTracker,
     interned: HashMap<Box<str>, Arc<str>>,
+    /// Route prefix → country code, the `country` label of metrics.
+    countries: HashMap<PrefixKey, Arc<str>>,
 }
 
 /// The JSON of a status webhook.
@@ -525,9 +530,29 @@ impl Engine {
             attempts: attempts.iter().map(|a| a.n).max().unwrap_or(0),
             live: None,
             last_error: msg.error.clone(),
+            prefix: None,
         };
         self.flights.insert(msg.id, flight);
         self.route(&msg);
+    }
+
+    /// The country code of a route prefix (`unknown` outside the table's countries).
+    fn country(&mut self, prefix: Option<PrefixKey>) -> Arc<str> {
+        let Some(p) = prefix else {
+            return Arc::from("unknown");
+        };
+        if let Some(c) = self.countries.get(&p) {
+            return c.clone();
+        }
+        let mut buf = [0u8; crate::routes::MAX_DIGITS];
+        let digits = p.write_digits(&mut buf).to_string();
+        let label: Arc<str> = self
+            .table
+            .lookup(digits.as_bytes())
+            .and_then(|r| self.table.country_of(r))
+            .map_or_else(|| Arc::from("unknown"), |c| Arc::from(c.code.to_string()));
+        self.countries.insert(p, label.clone());
+        label
     }
 
     fn intern(&mut self, url: &str) -> Arc<str> {
@@ -642,6 +667,7 @@ impl Engine {
             return;
         };
         f.tried.pop();
+        f.prefix = prefix;
         f.live = Some(Live {
             n: a.n,
             token,
@@ -709,6 +735,7 @@ impl Engine {
                 attempts: attempts.iter().map(|a| a.n).max().unwrap_or(0),
                 live: None,
                 last_error: msg.error,
+                prefix: None,
             },
         );
     }
@@ -847,6 +874,7 @@ impl Engine {
             return;
         };
         f.attempts += 1;
+        f.prefix = d.prefix;
         let n = f.attempts;
         if n > 1 {
             self.counters.failovers.fetch_add(1, Ordering::Relaxed);
@@ -965,6 +993,7 @@ impl Engine {
             .table
             .lookup(msg.to.trim_start_matches('+').as_bytes())
             .map(|r| r.prefix);
+        f.prefix = prefix;
         f.live = Some(Live {
             n,
             token: 0,
@@ -1358,7 +1387,8 @@ impl Engine {
                 .record_receipt(c, p, delivered, latency, to_time(now));
             self.health_dirty = true;
             if delivered {
-                metrics::histogram!("gannet_receipt_latency_seconds", "carrier" => c.to_string())
+                let country = self.country(Some(p));
+                metrics::histogram!("gannet_receipt_latency_seconds", "carrier" => c.to_string(), "country" => country.to_string())
                     .record(latency.as_secs_f64());
             }
         }
@@ -1481,6 +1511,7 @@ impl Engine {
                     tracing::error!(error = %e, "receipt tracker: new carriers not registered");
                 }
                 self.carrier_refs.clear();
+                self.countries.clear();
                 self.table = table;
                 self.mark_unconnected();
                 let _ = done.send(());
@@ -1580,7 +1611,8 @@ impl Engine {
             _ => &self.counters.rejected,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("gannet_messages_final_total", "state" => state.as_str()).increment(1);
+        let country = self.country(f.prefix);
+        metrics::counter!("gannet_messages_final_total", "state" => state.as_str(), "country" => country.to_string()).increment(1);
         // Tokens of this message (the live one; older ones map here too).
         if let Some(l) = &f.live {
             self.tokens.remove(&l.token);
