@@ -514,26 +514,10 @@ impl Engine {
         if msg.state.is_final() || self.flights.contains_key(&msg.id) {
             return;
         }
-        self.counters.started.fetch_add(1, Ordering::Relaxed);
-        self.counters.in_flight.fetch_add(1, Ordering::Relaxed);
-        let callback = msg.callback_url.as_deref().map(|u| self.intern(u));
-        let flight = Flight {
-            class: msg.class,
-            to: msg.to.clone().into_boxed_str(),
-            valid_until_ms: msg.valid_until_ms,
-            callback,
-            client_ref: msg.client_ref.clone().map(String::into_boxed_str),
-            tried: attempts
-                .iter()
-                .map(|a| Arc::<str>::from(a.carrier.as_str()))
-                .collect(),
-            attempts: attempts.iter().map(|a| a.n).max().unwrap_or(0),
-            live: None,
-            last_error: msg.error.clone(),
-            prefix: None,
-        };
-        self.flights.insert(msg.id, flight);
-        self.route(&msg);
+        self.take_parked(&msg, &attempts);
+        if self.flights.contains_key(&msg.id) {
+            self.route(&msg);
+        }
     }
 
     /// The country code of a route prefix (`unknown` outside the table's countries).
@@ -629,20 +613,8 @@ impl Engine {
             });
             let id = msg.id;
             let class = msg.class;
-            self.take_parked(msg, attempts);
-            if resend_ambiguous(class) {
-                self.counters
-                    .possible_duplicates
-                    .fetch_add(1, Ordering::Relaxed);
-                self.reroute(id, Some("no answer before restart".into()));
-            } else {
-                self.finish(
-                    id,
-                    MessageState::Failed,
-                    Some("no answer from the carrier; not resent to avoid a duplicate".into()),
-                    Vec::new(),
-                );
-            }
+            self.take_parked(&msg, &attempts);
+            self.after_ambiguous(id, class, "no answer before restart".into());
             return;
         }
         // Waiting for a receipt: track it again.
@@ -662,7 +634,7 @@ impl Engine {
         let token = self.new_token();
         let id = msg.id;
         let parts = u8::try_from(msg.segments).unwrap_or(u8::MAX);
-        self.take_parked(msg, attempts.clone());
+        self.take_parked(&msg, &attempts);
         let Some(f) = self.flights.get_mut(&id) else {
             return;
         };
@@ -713,7 +685,7 @@ impl Engine {
     }
 
     /// Registers a flight without routing it (the caller decides what comes next).
-    fn take_parked(&mut self, msg: Message, attempts: Vec<Attempt>) {
+    fn take_parked(&mut self, msg: &Message, attempts: &[Attempt]) {
         if self.flights.contains_key(&msg.id) {
             return;
         }
@@ -724,17 +696,17 @@ impl Engine {
             msg.id,
             Flight {
                 class: msg.class,
-                to: msg.to.into_boxed_str(),
+                to: msg.to.as_str().into(),
                 valid_until_ms: msg.valid_until_ms,
                 callback,
-                client_ref: msg.client_ref.map(String::into_boxed_str),
+                client_ref: msg.client_ref.as_deref().map(Box::from),
                 tried: attempts
                     .iter()
                     .map(|a| Arc::<str>::from(a.carrier.as_str()))
                     .collect(),
                 attempts: attempts.iter().map(|a| a.n).max().unwrap_or(0),
                 live: None,
-                last_error: msg.error,
+                last_error: msg.error.clone(),
                 prefix: None,
             },
         );
@@ -1201,7 +1173,7 @@ impl Engine {
                 error: None,
             });
             if self.settings.notify_submitted {
-                self.note(id, "submitted", n, Some(&carrier), None, now, false);
+                self.note(id, "submitted", n, &carrier, now);
             }
             return;
         }
@@ -1233,21 +1205,29 @@ impl Engine {
             error: Some(error.clone()),
             at_ms: now,
         });
-        if outcome == AttemptOutcome::Ambiguous && !resend_ambiguous(class) {
+        if outcome == AttemptOutcome::Ambiguous {
+            self.after_ambiguous(id, class, error);
+        } else {
+            self.reroute(id, Some(error));
+        }
+    }
+
+    /// An attempt the carrier may or may not have: OTP and transactional messages go to the
+    /// next route (a possible duplicate, counted); marketing ends failed.
+    fn after_ambiguous(&mut self, id: MessageId, class: MessageClass, error: String) {
+        if resend_ambiguous(class) {
+            self.counters
+                .possible_duplicates
+                .fetch_add(1, Ordering::Relaxed);
+            self.reroute(id, Some(error));
+        } else {
             self.finish(
                 id,
                 MessageState::Failed,
                 Some("no answer from the carrier; not resent to avoid a duplicate".into()),
                 Vec::new(),
             );
-            return;
         }
-        if outcome == AttemptOutcome::Ambiguous {
-            self.counters
-                .possible_duplicates
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        self.reroute(id, Some(error));
     }
 
     fn on_bind_state(&mut self, carrier: Arc<str>, bind: u16, state: BindState) {
@@ -1644,17 +1624,7 @@ impl Engine {
     }
 
     /// A status webhook for a non-final change (sent with no wait on the store).
-    #[allow(clippy::too_many_arguments)]
-    fn note(
-        &mut self,
-        id: MessageId,
-        status: &'static str,
-        n: u16,
-        carrier: Option<&str>,
-        error: Option<&str>,
-        now: u64,
-        _final: bool,
-    ) {
+    fn note(&mut self, id: MessageId, status: &'static str, n: u16, carrier: &str, now: u64) {
         let Some(f) = self.flights.get(&id) else {
             return;
         };
@@ -1667,8 +1637,8 @@ impl Engine {
             to: &f.to,
             client_ref: f.client_ref.as_deref(),
             attempt: n,
-            carrier,
-            error,
+            carrier: Some(carrier),
+            error: None,
             at_ms: now,
         };
         if let Ok(b) = serde_json::to_vec(&body) {
