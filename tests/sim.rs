@@ -1151,7 +1151,16 @@ fn example_sim_yaml_loads_and_validates() {
     let names: Vec<_> = c.personas.iter().map(|p| p.name.value.as_str()).collect();
     assert_eq!(
         names,
-        ["mno-in-jio", "mno-mx-telcel", "mno-us-tmo", "agg-global"]
+        [
+            "mno-in-jio",
+            "mno-mx-telcel",
+            "mno-us-tmo",
+            "agg-global",
+            "mno-in-airtel",
+            "mno-uk-vodafone",
+            "mno-de-telekom",
+            "agg-latam"
+        ]
     );
     let builtin = SimConfig::example().unwrap();
     assert_eq!(builtin.personas.len(), 8);
@@ -1190,7 +1199,7 @@ async fn cli_starts_from_the_example_config() {
     let api = running.control.unwrap();
     let (code, v) = http(api, "GET", "/personas", None).await;
     assert_eq!(code, 200);
-    assert_eq!(v.as_array().unwrap().len(), 4);
+    assert_eq!(v.as_array().unwrap().len(), 8);
     let jio: std::net::SocketAddr = v[0]["addr"].as_str().unwrap().parse().unwrap();
     let mut e = Esme::connect(jio).await;
     assert!(e.bind(Kind::Tx, "gannet", "s3cret").await.is_ok());

@@ -15,6 +15,15 @@
 //! handed to the kernel never reached the carrier: *not sent*, queued again at the head of the
 //! carrier's queue. One that was is *sent, no response*: ambiguous, resent only when the job
 //! and the carrier's retry policy both allow it, counted and logged as a possible duplicate.
+//!
+//! # TLS
+//!
+//! With `tls`, the handshake follows the TCP connect (same timeout, same backoff when it
+//! fails, `DownReason::TlsHandshake`), and the connection loop runs unchanged over the TLS
+//! stream: one write per turn becomes one batch of TLS records, TCP_NODELAY stays on the socket
+//! underneath. Bytes count as written once rustls has taken them; what rustls could not yet
+//! hand to a full socket is pushed on by a flush, and a submit caught there when the link
+//! dies is reported ambiguous (it may be on the wire), never resent silently.
 
 use std::pin::pin;
 use std::sync::Arc;
@@ -29,6 +38,7 @@ use metrics::{Counter, Gauge, Histogram};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_rustls::client::TlsStream;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, trace, warn};
 
@@ -38,6 +48,7 @@ use crate::carrier::pool::{
     BindState, Carrier, DownReason, PoolEvent, Segment, SegmentOutcome, Take,
 };
 use crate::carrier::status::StatusClass;
+use crate::carrier::tls::TlsSettings;
 
 /// The session token of bind, unbind and enquire_link; submits use their slab index.
 const CONTROL: u32 = u32::MAX;
@@ -164,11 +175,20 @@ impl BindTask {
             let (reason, healthy) = match connected {
                 Ok(Ok(stream)) => {
                     // SMPP is request/response with small PDUs: Nagle would hold each batch
-                    // back for the previous one's ACK.
+                    // back for the previous one's ACK. Over TLS too: the option is on the
+                    // socket under the TLS records.
                     if let Err(e) = stream.set_nodelay(true) {
                         warn!(error = %e, "cannot set TCP_NODELAY");
                     }
-                    self.serve(stream).await
+                    let carrier = Arc::clone(&self.carrier);
+                    match &carrier.settings.tls {
+                        None => self.serve(stream).await,
+                        Some(tls) => match handshake(tls, stream, &carrier).await {
+                            Handshake::Done(stream) => self.serve(*stream).await,
+                            Handshake::Failed => (DownReason::TlsHandshake, false),
+                            Handshake::Shutdown => break,
+                        },
+                    }
                 }
                 Ok(Err(e)) => {
                     warn!(error = %e, host = %s.host, port = s.port, "connect failed");
@@ -238,6 +258,7 @@ impl BindTask {
             appended: 0,
             written: 0,
             last_submit_end: 0,
+            unflushed: false,
             session,
             slab: Slab::with_capacity(s.window as usize),
             batch: Vec::with_capacity(s.window as usize),
@@ -324,6 +345,67 @@ impl BindTask {
     }
 }
 
+enum Handshake {
+    Done(Box<TlsStream<TcpStream>>),
+    Failed,
+    Shutdown,
+}
+
+/// The TLS handshake on a fresh connection, bounded by `response_timeout` like the connect
+/// before it. Failures are logged here, with the name that was checked.
+async fn handshake(tls: &TlsSettings, stream: TcpStream, carrier: &Carrier) -> Handshake {
+    let s = &carrier.settings;
+    let server_name = tls.server_name().clone();
+    let connect = tokio::time::timeout(
+        s.response_timeout,
+        tls.connector().connect(server_name, stream),
+    );
+    let done = tokio::select! {
+        _ = carrier.shutdown.cancelled() => return Handshake::Shutdown,
+        done = connect => done,
+    };
+    match done {
+        Ok(Ok(stream)) => {
+            let (_, session) = stream.get_ref();
+            debug!(
+                version = ?session.protocol_version(),
+                suite = ?session.negotiated_cipher_suite().map(|c| c.suite()),
+                "TLS handshake done"
+            );
+            Handshake::Done(Box::new(stream))
+        }
+        Ok(Err(e)) => {
+            warn!(
+                error = %e,
+                host = %s.host,
+                port = s.port,
+                server_name = ?tls.server_name(),
+                public_roots = tls.public(),
+                "TLS handshake failed"
+            );
+            Handshake::Failed
+        }
+        Err(_) => {
+            warn!(host = %s.host, port = s.port, timeout = ?s.response_timeout, "TLS handshake timed out");
+            Handshake::Failed
+        }
+    }
+}
+
+/// Writes what the buffer holds (`Some(n)`), or, when it is empty, flushes what the stream
+/// kept of earlier writes (`None`). One future, so that the loop's `select!` borrows the
+/// writer once.
+async fn write_or_flush<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    buf: &mut BytesMut,
+) -> std::io::Result<Option<usize>> {
+    if buf.is_empty() {
+        w.flush().await.map(|()| None)
+    } else {
+        w.write_buf(buf).await.map(Some)
+    }
+}
+
 /// A submit in flight: the segment and the stream offset at which its PDU ends.
 struct InFlight {
     seg: Segment,
@@ -384,6 +466,9 @@ struct Link<'t, S> {
     written: u64,
     /// Where the last submit encoded ends: bytes beyond `written` up to here hold submits.
     last_submit_end: u64,
+    /// Bytes were written since the last flush. A TLS stream takes bytes into its own
+    /// buffer when the socket is full, and only a flush (or another write) moves them on.
+    unflushed: bool,
     session: Session<u32>,
     slab: Slab,
     batch: Vec<Segment>,
@@ -421,6 +506,15 @@ impl<S: AsyncRead + AsyncWrite + Send> Link<'_, S> {
             if !self.wbuf.is_empty() && self.down.is_none() {
                 match self.writer.write_buf(&mut self.wbuf).now_or_never() {
                     Some(Ok(n)) => self.on_written(n),
+                    Some(Err(e)) => self.write_failed(e),
+                    None => {}
+                }
+            }
+            // Then push on what the stream kept (TLS records the socket had no room for);
+            // over plain TCP this is ready at once and does nothing.
+            if self.unflushed && self.wbuf.is_empty() && self.down.is_none() {
+                match self.writer.flush().now_or_never() {
+                    Some(Ok(())) => self.unflushed = false,
                     Some(Err(e)) => self.write_failed(e),
                     None => {}
                 }
@@ -465,8 +559,10 @@ impl<S: AsyncRead + AsyncWrite + Send> Link<'_, S> {
                         }
                     }
                 }
-                r = self.writer.write_buf(&mut self.wbuf), if !self.wbuf.is_empty() => match r {
-                    Ok(n) => self.on_written(n),
+                r = write_or_flush(&mut self.writer, &mut self.wbuf),
+                    if !self.wbuf.is_empty() || self.unflushed => match r {
+                    Ok(Some(n)) => self.on_written(n),
+                    Ok(None) => self.unflushed = false,
                     Err(e) => self.write_failed(e),
                 },
                 _ = carrier.notify.notified(), if wait_for_work => {}
@@ -492,12 +588,17 @@ impl<S: AsyncRead + AsyncWrite + Send> Link<'_, S> {
         trace!(command = %pdu.command_id(), seq = pdu.sequence_number, "out");
     }
 
+    /// `n` bytes of the write buffer were taken by the stream: by the kernel over TCP, by
+    /// rustls over TLS (encrypted, and in the kernel or in rustls' buffer until a flush). A
+    /// submit counts as sent from here on, so one cut off in rustls' buffer is reported
+    /// ambiguous rather than not sent: never a silent duplicate.
     fn on_written(&mut self, n: usize) {
         if n == 0 {
             self.down = Some(DownReason::Closed);
             warn!("connection closed while writing");
         }
         self.written += n as u64;
+        self.unflushed = true;
     }
 
     fn write_failed(&mut self, e: std::io::Error) {
@@ -681,6 +782,12 @@ impl<S: AsyncRead + AsyncWrite + Send> Link<'_, S> {
 
     async fn on_read(&mut self, r: Option<Result<Frame, CodecError>>, now: Instant) {
         match r {
+            None | Some(Err(CodecError::Io(_))) if self.unbind_sent => {
+                // Our shutdown's unbind was answered and the carrier hung up, possibly read
+                // in the same batch as the unbind_resp: the end we asked for.
+                debug!("connection closed after our unbind");
+                self.down = Some(DownReason::Shutdown);
+            }
             None => {
                 info!("carrier closed the connection");
                 self.down = Some(DownReason::Closed);
@@ -691,7 +798,15 @@ impl<S: AsyncRead + AsyncWrite + Send> Link<'_, S> {
             }
             Some(Err(e)) => {
                 // The stream is out of step (SMPP 3.4 §3.2): say so, then close.
-                warn!(error = %e, "framing lost");
+                if !self.bound
+                    && self.task.carrier.settings.tls.is_none()
+                    && is_tls_record(self.reader.read_buffer())
+                {
+                    // A TLS alert where our bind_resp should be: the port wants TLS.
+                    warn!(error = %e, "the carrier answered in TLS: does it need `tls: true`?");
+                } else {
+                    warn!(error = %e, "framing lost");
+                }
                 if let Some(nack) = e.generic_nack() {
                     self.encode(&nack);
                 }
@@ -960,6 +1075,13 @@ impl<S: AsyncRead + AsyncWrite + Send> Link<'_, S> {
     }
 }
 
+/// Whether bytes start like a TLS record rather than a PDU: content type alert (0x15) or
+/// handshake (0x16), then protocol major version 3 (RFC 8446 §5.1). As a command_length that
+/// would be over 350 MB, so no SMPP peer sends it.
+fn is_tls_record(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x15 | 0x16, 0x03, ..])
+}
+
 /// A deliver_sm or data_sm that carries a delivery receipt: esm_class message type 0x04 (SMSC
 /// delivery receipt) or 0x20 (intermediate notification), SMPP 3.4 §5.2.12, or one that names
 /// the receipted message (§5.3.2.12), as some carriers send with esm_class 0.
@@ -1079,6 +1201,109 @@ mod tests {
             (0..8).collect::<Vec<_>>(),
             "each once, sent ones first, in order"
         );
+    }
+
+    /// Over TLS, a write can leave records in rustls' buffer when the transport is full (here
+    /// a pipe of 64 octets). With nothing more to write, only the flush moves them on: without
+    /// it the submits would sit there and the window would never be answered.
+    #[tokio::test]
+    async fn tls_records_left_behind_by_a_full_transport_still_go_out() {
+        use tokio_rustls::rustls::ServerConfig;
+        use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+        let ca = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let server = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![ca.cert.der().clone()],
+                rustls_pki_types::PrivateKeyDer::try_from(ca.signing_key.serialize_der()).unwrap(),
+            )
+            .unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(server));
+        let tls = TlsSettings::with_ca_pem("localhost", ca.cert.pem().as_bytes()).unwrap();
+        let connector: &TlsConnector = tls.connector();
+
+        let mut s = CarrierSettings::new("c", "127.0.0.1", 1, "sys", "pw");
+        s.window = 8;
+        let carrier = Arc::new(Carrier::new(s, CancellationToken::new(), now()));
+        carrier.requeue_front((0..8).map(segment));
+        let (tx, mut rx) = mpsc::channel(64);
+        let mut task = BindTask::new(carrier.clone(), 0, tx);
+        let (client, server) = tokio::io::duplex(64);
+
+        let peer = tokio::spawn(async move {
+            let stream = acceptor.accept(server).await.unwrap();
+            let (read, mut write) = tokio::io::split(stream);
+            let mut frames = FramedRead::new(read, PduCodec::default());
+            let mut answered = 0;
+            while answered < 8 {
+                let Some(Ok(Frame::Pdu(p))) = frames.next().await else {
+                    panic!("stream ended after {answered} submits");
+                };
+                let body = match p.command_id() {
+                    CommandId::BIND_TRANSCEIVER => {
+                        Body::BindTransceiverResp(Some(BindResp::new(&b"smsc"[..])))
+                    }
+                    CommandId::SUBMIT_SM => {
+                        answered += 1;
+                        Body::submit_sm_resp(Bytes::from(format!("id{answered}")))
+                    }
+                    other => panic!("{other}"),
+                };
+                write
+                    .write_all(&Pdu::new(p.sequence_number, body).to_bytes())
+                    .await
+                    .unwrap();
+                write.flush().await.unwrap();
+            }
+            // Then the shutdown's unbind.
+            let Some(Ok(Frame::Pdu(p))) = frames.next().await else {
+                panic!("no unbind");
+            };
+            assert_eq!(p.command_id(), CommandId::UNBIND);
+            let resp = Pdu::new(p.sequence_number, Body::UnbindResp);
+            write.write_all(&resp.to_bytes()).await.unwrap();
+            write.flush().await.unwrap();
+            // The client closes (close_notify, then FIN).
+            assert!(frames.next().await.is_none());
+        });
+
+        let stream = connector
+            .connect(tls.server_name().clone(), client)
+            .await
+            .unwrap();
+        let serve = tokio::spawn(async move { task.serve(stream).await });
+        let mut accepted = 0;
+        while accepted < 8 {
+            match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(PoolEvent::SegmentResult { outcome, .. })) => {
+                    assert!(outcome.is_accepted(), "{outcome:?}");
+                    accepted += 1;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("events closed"),
+                Err(_) => panic!("stalled after {accepted} answers"),
+            }
+        }
+        carrier.shutdown.cancel();
+        let (reason, healthy) = serve.await.unwrap();
+        assert_eq!(reason, DownReason::Shutdown);
+        assert!(healthy);
+        peer.await.unwrap();
+    }
+
+    #[test]
+    fn tls_records_are_told_from_pdus() {
+        // A fatal alert record, "unexpected_message" (RFC 8446 §6).
+        assert!(is_tls_record(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0a]));
+        assert!(is_tls_record(&[0x16, 0x03, 0x01]));
+        assert!(!is_tls_record(&[
+            0x00, 0x00, 0x00, 0x10, 0x80, 0x00, 0x00, 0x09
+        ]));
+        assert!(!is_tls_record(&[0x15]));
     }
 
     #[test]

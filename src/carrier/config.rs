@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::carrier::backoff::BackoffConfig;
 use crate::carrier::status::{StatusClass, StatusTable, parse_status};
+use crate::carrier::tls::{TlsSettings, TlsSetupError};
 use crate::config::{ConfigError, Spanned};
 
 /// The carriers section as a file of its own (`carriers: [...]`), for tools and tests; the
@@ -37,9 +38,17 @@ pub struct CarrierConfig {
     pub name: Spanned<String>,
     pub host: Spanned<String>,
     pub port: Spanned<u16>,
-    /// SMPP over TLS. Not supported yet: `true` is refused.
+    /// SMPP over TLS, the carrier's certificate always verified.
     #[serde(default = "default_false")]
     pub tls: Spanned<bool>,
+    /// PEM bundle of the CA certificates to trust for this carrier, instead of the public
+    /// roots; relative to the config file.
+    #[serde(default)]
+    pub tls_ca_file: Option<Spanned<PathBuf>>,
+    /// The name to send in SNI and check the certificate against, when it is not `host`
+    /// (typically: `host` is an IP address and the certificate names a DNS name).
+    #[serde(default)]
+    pub tls_server_name: Option<Spanned<String>>,
     pub system_id: Spanned<String>,
     pub password: Spanned<Secret>,
     #[serde(default = "default_empty")]
@@ -388,6 +397,8 @@ pub struct CarrierSettings {
     pub retry: RetryPolicy,
     pub queue_capacity: usize,
     pub shutdown_grace: Duration,
+    /// SMPP over TLS; `None`: plain TCP.
+    pub tls: Option<TlsSettings>,
 }
 
 impl CarrierSettings {
@@ -422,6 +433,7 @@ impl CarrierSettings {
             retry: RetryPolicy::default(),
             queue_capacity: 10_000,
             shutdown_grace: Duration::from_secs(5),
+            tls: None,
         }
     }
 }
@@ -479,14 +491,7 @@ impl CarrierConfig {
         if self.port.value == 0 {
             return Err(err(&self.port, "port", "port 0 is not a port".into()));
         }
-        if self.tls.value {
-            return Err(err(
-                &self.tls,
-                "tls",
-                "SMPP over TLS is not supported yet (tls: false, or a TLS tunnel such as stunnel)"
-                    .into(),
-            ));
-        }
+        let tls = self.tls_settings(file)?;
         check_len(file, &self.system_id, key("system_id"), SYSTEM_ID_MAX)?;
         if self.system_id.value.is_empty() {
             return Err(err(
@@ -649,7 +654,59 @@ impl CarrierConfig {
             },
             queue_capacity: self.queue_capacity.value as usize,
             shutdown_grace: self.shutdown_grace.value.0,
+            tls,
         })
+    }
+
+    /// `tls`, `tls_ca_file` and `tls_server_name` made into [`TlsSettings`]: the CA file read
+    /// and parsed now (relative to `file`), so a bad one stops start-up, not the first bind.
+    fn tls_settings(&self, file: &Path) -> Result<Option<TlsSettings>, ConfigError> {
+        let name = self.name.value.trim();
+        let key = |k: &str| format!("carriers.{name}.{k}");
+        if !self.tls.value {
+            if let Some(ca) = &self.tls_ca_file {
+                return Err(ConfigError::at(
+                    file,
+                    ca,
+                    key("tls_ca_file"),
+                    "tls_ca_file needs tls: true",
+                ));
+            }
+            if let Some(sn) = &self.tls_server_name {
+                return Err(ConfigError::at(
+                    file,
+                    sn,
+                    key("tls_server_name"),
+                    "tls_server_name needs tls: true",
+                ));
+            }
+            return Ok(None);
+        }
+        let (server_name, name_key, name_at) = match &self.tls_server_name {
+            Some(sn) => (sn.value.trim(), "tls_server_name", sn),
+            None => (self.host.value.trim(), "host", &self.host),
+        };
+        let named = |e: TlsSetupError| {
+            let mut msg = format!("TLS: {e}");
+            if name_key == "host" {
+                msg.push_str("; set tls_server_name to the name in the carrier's certificate");
+            }
+            ConfigError::at(file, name_at, key(name_key), msg)
+        };
+        let settings = match &self.tls_ca_file {
+            None => TlsSettings::public_roots(server_name).map_err(named)?,
+            Some(ca) => {
+                let path = file.parent().unwrap_or(Path::new("")).join(&ca.value);
+                let at = |msg: String| ConfigError::at(file, ca, key("tls_ca_file"), msg);
+                let pem = std::fs::read(&path)
+                    .map_err(|e| at(format!("cannot read {}: {e}", path.display())))?;
+                TlsSettings::with_ca_pem(server_name, &pem).map_err(|e| match e {
+                    e @ TlsSetupError::ServerName(_) => named(e),
+                    e => at(format!("{}: {e}", path.display())),
+                })?
+            }
+        };
+        Ok(Some(settings))
     }
 }
 
@@ -779,9 +836,33 @@ carriers:
         assert!(e.starts_with("gateway.yaml:7:"), "{e}");
         assert!(e.contains("carriers.a.window"), "{e}");
 
-        let e = err(&format!("{BASE}    tls: true\n"));
+        let e = err(&format!("{BASE}    tls_ca_file: ca.pem\n"));
         assert!(
-            e.contains("carriers.a.tls") && e.contains("not supported yet"),
+            e.starts_with("gateway.yaml:7:")
+                && e.contains("carriers.a.tls_ca_file: tls_ca_file needs tls: true"),
+            "{e}"
+        );
+
+        let e = err(&format!("{BASE}    tls_server_name: smsc\n"));
+        assert!(e.contains("carriers.a.tls_server_name"), "{e}");
+
+        let e = err(&format!(
+            "{BASE}    tls: true\n    tls_ca_file: /nonexistent/ca.pem\n"
+        ));
+        assert!(
+            e.starts_with("gateway.yaml:8:")
+                && e.contains("carriers.a.tls_ca_file: cannot read /nonexistent/ca.pem"),
+            "{e}"
+        );
+
+        let e = err(&format!(
+            "{}    tls: true\n",
+            BASE.replace("host: h", "host: smsc example")
+        ));
+        assert!(
+            e.starts_with("gateway.yaml:3:")
+                && e.contains("carriers.a.host")
+                && e.contains("tls_server_name"),
             "{e}"
         );
 
@@ -843,6 +924,58 @@ carriers:
 
         let e = err("carriers:\n  - name: a\n    port: 1\n    system_id: s\n    password: p\n");
         assert!(e.contains("host"), "{e}");
+    }
+
+    #[test]
+    fn tls_keys_make_verifying_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = rcgen::generate_simple_self_signed(vec!["ca".into()]).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.cert.pem()).unwrap();
+        std::fs::write(
+            dir.path().join("bad.pem"),
+            "-----BEGIN CERTIFICATE-----\n!!\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("key.pem"), ca.signing_key.serialize_pem()).unwrap();
+        let file = dir.path().join("gateway.yaml");
+        let parse = |extra: &str| {
+            let f: CarriersFile = config::parse(&file, &format!("{BASE}{extra}"))?;
+            validate_carriers(&file, &f.carriers)
+        };
+
+        let s = parse("    tls: true\n").unwrap();
+        let tls = s[0].tls.as_ref().unwrap();
+        assert!(tls.public(), "no CA file: the public roots");
+        assert!(parse("").unwrap()[0].tls.is_none());
+
+        let s = parse(
+            "    tls: true\n    tls_ca_file: ca.pem\n    tls_server_name: smsc.example.net\n",
+        )
+        .unwrap();
+        let tls = s[0].tls.as_ref().unwrap();
+        assert!(!tls.public(), "the CA file replaces the public roots");
+        assert_eq!(
+            format!("{:?}", tls.server_name()),
+            format!(
+                "{:?}",
+                rustls_pki_types::ServerName::try_from("smsc.example.net").unwrap()
+            )
+        );
+
+        let e = parse("    tls: true\n    tls_ca_file: bad.pem\n").unwrap_err();
+        assert_eq!(e.line, Some(8), "{e}");
+        assert_eq!(e.key.as_deref(), Some("carriers.a.tls_ca_file"), "{e}");
+        assert!(
+            e.message.contains("bad.pem") && e.message.contains("PEM"),
+            "{e}"
+        );
+
+        let e = parse("    tls: true\n    tls_ca_file: key.pem\n").unwrap_err();
+        assert!(e.message.contains("no certificate"), "{e}");
+
+        let e = parse("    tls: true\n    tls_server_name: \"not a name\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("carriers.a.tls_server_name"), "{e}");
+        assert_eq!(e.line, Some(8), "{e}");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! - [`pool`]: [`CarrierPool`], jobs, events; the per-carrier queue.
 //! - `bind`: the per-bind task (connect, bind, window, enquire_link, reconnect).
 //! - [`health`]: live figures per carrier for the router and the status view.
+//! - [`tls`]: SMPP over TLS: trusted roots and the name checked ([`TlsSettings`]).
 
 pub mod backoff;
 mod bind;
@@ -22,6 +23,7 @@ pub mod health;
 pub mod limiter;
 pub mod pool;
 pub mod status;
+pub mod tls;
 
 pub use config::{CarrierConfig, CarrierSettings, validate_carriers};
 pub use health::{CarrierCounters, CarrierHealth};
@@ -30,3 +32,4 @@ pub use pool::{
     SubmitRejected, Withdrawn,
 };
 pub use status::{StatusClass, StatusTable};
+pub use tls::{TlsSettings, TlsSetupError};

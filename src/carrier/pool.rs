@@ -89,6 +89,9 @@ impl SegmentOutcome {
 pub enum DownReason {
     /// TCP connect failed or timed out.
     ConnectFailed,
+    /// The TLS handshake failed or timed out: an untrusted or misnamed certificate, a carrier
+    /// that does not speak TLS on that port, no TLS version or cipher suite in common.
+    TlsHandshake,
     /// The bind was answered with an error status.
     BindRefused(CommandStatus),
     /// No bind_resp in time.

@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::dist::Dist;
 use super::ids::IdFormat;
+use super::tls::{self, TlsError, TlsIdentity};
 use crate::config::{ConfigError, Spanned};
 
 /// The example world shipped at the repository root, embedded so `gannet sim` runs without
@@ -45,6 +46,9 @@ pub struct PersonaConfig {
     pub name: Spanned<String>,
     /// Address to listen on; port 0 picks a free port.
     pub listen: Spanned<SocketAddr>,
+    /// SMPP over TLS on this port, with this certificate (default: plain TCP).
+    #[serde(default)]
+    pub tls: Option<Spanned<PersonaTls>>,
     /// The system_id this SMSC gives in bind_*_resp (default: the name, cut to 15 octets).
     #[serde(default)]
     pub smsc_id: Option<String>,
@@ -88,6 +92,39 @@ pub struct PersonaConfig {
     /// recent distinct messages.
     #[serde(default = "default_duplicate_window")]
     pub duplicate_window: Spanned<usize>,
+}
+
+/// Where a TLS persona's certificate and key come from.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(from = "TlsFiles")]
+pub enum PersonaTls {
+    /// sim.yaml `tls: { cert: smsc.pem, key: smsc.key }`: PEM files, relative to the config
+    /// file; read when the config is loaded and again when the simulator starts.
+    Files {
+        /// The certificate chain, leaf first.
+        cert: Spanned<PathBuf>,
+        /// The private key (PKCS#8, PKCS#1 or SEC1).
+        key: Spanned<PathBuf>,
+    },
+    /// Given in code (see [`SimConfig::with_tls`]).
+    Identity(TlsIdentity),
+}
+
+/// The YAML form of [`PersonaTls`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsFiles {
+    cert: Spanned<PathBuf>,
+    key: Spanned<PathBuf>,
+}
+
+impl From<TlsFiles> for PersonaTls {
+    fn from(f: TlsFiles) -> PersonaTls {
+        PersonaTls::Files {
+            cert: f.cert,
+            key: f.key,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -452,6 +489,20 @@ impl SimConfig {
         SimConfig::parse(Path::new("sim.yaml"), EXAMPLE)
     }
 
+    /// Makes persona `persona` a TLS persona with a certificate held in memory (tests build
+    /// one with rcgen and need no files). Replaces any `tls:` of the YAML.
+    pub fn with_tls(mut self, persona: &str, identity: TlsIdentity) -> Result<Self, ConfigError> {
+        let Some(p) = self.personas.iter_mut().find(|p| p.name.value == persona) else {
+            return Err(ConfigError::whole(
+                &self.source,
+                "personas",
+                format!("no persona named `{persona}`"),
+            ));
+        };
+        p.tls = Some(unlocated(PersonaTls::Identity(identity)));
+        Ok(self)
+    }
+
     /// Every persona on an ephemeral port of its address (for tests and CI, where fixed ports
     /// collide), and no control endpoint.
     #[must_use]
@@ -762,7 +813,35 @@ impl PersonaConfig {
                 "duplicate_window is between 1 and 10000000".into(),
             ));
         }
+        // A certificate that cannot be read, or a key that is not its own, stops start-up
+        // here rather than at the first handshake.
+        self.tls_identity(file)?;
         Ok(())
+    }
+
+    /// The certificate of a TLS persona (`None`: plain TCP), its files read now, relative to
+    /// the config file `file`.
+    pub fn tls_identity(&self, file: &Path) -> Result<Option<TlsIdentity>, ConfigError> {
+        let Some(tls) = &self.tls else {
+            return Ok(None);
+        };
+        let at = format!("personas[{}].tls", self.name.value);
+        match &tls.value {
+            PersonaTls::Identity(identity) => Ok(Some(identity.clone())),
+            PersonaTls::Files { cert, key } => {
+                let base = file.parent().unwrap_or(Path::new(""));
+                let located = |s: &Spanned<PathBuf>, k: &str, e: TlsError| {
+                    ConfigError::at(file, s, format!("{at}.{k}"), e.to_string())
+                };
+                let chain = tls::load_chain(&base.join(&cert.value))
+                    .map_err(|e| located(cert, "cert", e))?;
+                let private =
+                    tls::load_key(&base.join(&key.value)).map_err(|e| located(key, "key", e))?;
+                TlsIdentity::from_der(chain, private)
+                    .map(Some)
+                    .map_err(|e| ConfigError::at(file, tls, at.clone(), e.to_string()))
+            }
+        }
     }
 
     /// The system_id sent in bind responses.
@@ -848,6 +927,66 @@ mod tests {
             Some("personas[a].outcomes[0].prefix"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn tls_files_are_read_at_load_relative_to_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        std::fs::create_dir(dir.path().join("pki")).unwrap();
+        std::fs::write(dir.path().join("pki/smsc.pem"), cert.cert.pem()).unwrap();
+        std::fs::write(
+            dir.path().join("pki/smsc.key"),
+            cert.signing_key.serialize_pem(),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("pki/empty.pem"), "").unwrap();
+        let file = dir.path().join("sim.yaml");
+        let with = |tls: &str| format!("{MINIMAL}    tls: {tls}\n");
+
+        let c =
+            SimConfig::parse(&file, &with("{ cert: pki/smsc.pem, key: pki/smsc.key }")).unwrap();
+        assert!(c.personas[0].tls_identity(&file).unwrap().is_some());
+
+        let e = SimConfig::parse(&file, &with("{ cert: pki/nope.pem, key: pki/smsc.key }"))
+            .unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        assert_eq!(e.key.as_deref(), Some("personas[a].tls.cert"), "{e}");
+        assert!(
+            e.message.contains("cannot read") && e.message.contains("nope.pem"),
+            "{e}"
+        );
+
+        let e = SimConfig::parse(&file, &with("{ cert: pki/smsc.pem, key: pki/empty.pem }"))
+            .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("personas[a].tls.key"), "{e}");
+        assert!(e.message.contains("no private key"), "{e}");
+
+        // A key that is not the certificate's.
+        let other = rcgen::KeyPair::generate().unwrap();
+        std::fs::write(dir.path().join("pki/other.key"), other.serialize_pem()).unwrap();
+        let e = SimConfig::parse(&file, &with("{ cert: pki/smsc.pem, key: pki/other.key }"))
+            .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("personas[a].tls"), "{e}");
+        assert_eq!(e.line, Some(5), "{e}");
+
+        let e = SimConfig::parse(&file, &with("{ cert: pki/smsc.pem }")).unwrap_err();
+        assert!(e.message.contains("key"), "{e}");
+
+        // In memory: no files at all.
+        let identity =
+            TlsIdentity::from_pem(cert.cert.pem(), cert.signing_key.serialize_pem()).unwrap();
+        let c = SimConfig::parse(Path::new("s.yaml"), MINIMAL)
+            .unwrap()
+            .with_tls("a", identity.clone())
+            .unwrap();
+        c.validate().unwrap();
+        assert!(c.personas[0].tls.is_some());
+        let e = SimConfig::parse(Path::new("s.yaml"), MINIMAL)
+            .unwrap()
+            .with_tls("b", identity)
+            .unwrap_err();
+        assert!(e.message.contains("`b`"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -18,10 +19,12 @@ use gannet_smpp::{
     Address, Bind, Body, CommandId, CommandStatus, DataSm, DecodeError, DecodeMode, HEADER_LEN,
     Header, Pdu, SubmitSm,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tracing::{Instrument, debug, field, info};
 
 use super::config::{BindType, IntermediateStat, MultipartReceipts};
@@ -197,40 +200,129 @@ enum Exit {
     Io(std::io::Error),
 }
 
-/// Runs one connection to its end.
-pub async fn serve(p: Arc<Persona>, stream: TcpStream, peer: SocketAddr) {
-    let span = tracing::info_span!(
+/// How long a client has to complete the TLS handshake after connecting.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a closing TLS connection may take to send its close_notify.
+const CLOSE_NOTIFY_WAIT: Duration = Duration::from_millis(500);
+
+/// The byte stream under a connection: plain TCP, or TLS over TCP.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
+    /// Whether a write may leave bytes in a buffer of the stream's own (TLS records waiting
+    /// for the socket), so that a flush must follow. Plain TCP: no, and no flush is paid for.
+    const BUFFERS: bool;
+
+    /// The TCP socket underneath, for socket options.
+    fn tcp(&self) -> &TcpStream;
+
+    /// Ends the stream cleanly once the connection is over: TLS says close_notify (so the
+    /// client reads a clean end, not a truncation); TCP has nothing to add to the close.
+    fn finish(&mut self) -> impl Future<Output = ()> + Send {
+        std::future::ready(())
+    }
+}
+
+impl Transport for TcpStream {
+    const BUFFERS: bool = false;
+
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Transport for TlsStream<TcpStream> {
+    const BUFFERS: bool = true;
+
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+
+    async fn finish(&mut self) {
+        let _ = tokio::time::timeout(CLOSE_NOTIFY_WAIT, self.shutdown()).await;
+    }
+}
+
+fn conn_span(p: &Persona, peer: SocketAddr, tls: bool) -> tracing::Span {
+    tracing::info_span!(
         "bind",
         persona = %p.name,
         %peer,
+        tls,
         system_id = field::Empty,
         bind_type = field::Empty,
         bind = field::Empty,
-    );
+    )
+}
+
+/// Answers go out in one write per batch; Nagle would only add latency to that.
+fn no_delay(stream: &TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        debug!(error = %e, "TCP_NODELAY not set");
+    }
+}
+
+/// Runs one plain TCP connection to its end.
+pub async fn serve(p: Arc<Persona>, stream: TcpStream, peer: SocketAddr) {
+    let span = conn_span(&p, peer, false);
     async move {
-        // Answers go out in one write per batch; Nagle would only add latency to that.
-        if let Err(e) = stream.set_nodelay(true) {
-            debug!(error = %e, "TCP_NODELAY not set");
-        }
-        let (tx, rx) = mpsc::unbounded_channel();
-        let mut conn = Conn::new(p, tx);
-        let mut stream = stream;
-        let exit = conn.run(&mut stream, rx).await;
-        conn.close();
-        match exit {
-            Exit::Reset => {
-                // SO_LINGER 0: the close sends RST instead of FIN, as a crashing SMSC would.
-                if let Err(e) = stream.set_zero_linger() {
-                    debug!(error = %e, "SO_LINGER not set");
-                }
-                info!("connection reset by the simulator");
+        no_delay(&stream);
+        run(p, stream).await;
+    }
+    .instrument(span)
+    .await
+}
+
+/// Runs one connection to a TLS persona to its end: the handshake (bounded in time, counted
+/// when it fails), then the same loop as over TCP.
+pub async fn serve_tls(p: Arc<Persona>, tls: TlsAcceptor, stream: TcpStream, peer: SocketAddr) {
+    let span = conn_span(&p, peer, true);
+    async move {
+        no_delay(&stream);
+        let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream));
+        let done = tokio::select! {
+            () = p.shutdown.cancelled() => return,
+            done = handshake => done,
+        };
+        match done {
+            Ok(Ok(stream)) => {
+                debug!("TLS handshake done");
+                run(p, stream).await;
             }
-            Exit::Io(e) => debug!(error = %e, "connection failed"),
-            Exit::Closed | Exit::Shutdown => debug!("connection closed"),
+            Ok(Err(e)) => {
+                // A plain SMPP client says bind_* where TLS expects a ClientHello; a client
+                // that does not trust our certificate sends an alert. Neither is our fault
+                // and neither may take the persona down: count, log, close.
+                p.counters.tls_handshake_failures.fetch_add(1, Relaxed);
+                info!(error = %e, "TLS handshake failed");
+            }
+            Err(_) => {
+                p.counters.tls_handshake_failures.fetch_add(1, Relaxed);
+                info!(timeout = ?TLS_HANDSHAKE_TIMEOUT, "TLS handshake timed out");
+            }
         }
     }
     .instrument(span)
     .await
+}
+
+async fn run<S: Transport>(p: Arc<Persona>, mut stream: S) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut conn = Conn::new(p, tx);
+    let exit = conn.run(&mut stream, rx).await;
+    conn.close();
+    match exit {
+        Exit::Reset => {
+            // SO_LINGER 0: the close sends RST instead of FIN, as a crashing SMSC would.
+            if let Err(e) = stream.tcp().set_zero_linger() {
+                debug!(error = %e, "SO_LINGER not set");
+            }
+            info!("connection reset by the simulator");
+        }
+        Exit::Io(e) => debug!(error = %e, "connection failed"),
+        Exit::Closed | Exit::Shutdown => {
+            stream.finish().await;
+            debug!("connection closed");
+        }
+    }
 }
 
 struct Conn {
@@ -279,9 +371,9 @@ impl Conn {
         }
     }
 
-    async fn run(
+    async fn run<S: Transport>(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut S,
         mut rx: mpsc::UnboundedReceiver<ConnCmd>,
     ) -> Exit {
         let mut timer = Box::pin(tokio::time::sleep_until(Instant::now()));
@@ -327,6 +419,13 @@ impl Conn {
             self.end_batch();
             if !self.out.is_empty() {
                 if let Err(e) = stream.write_all(&self.out).await {
+                    return Exit::Io(e);
+                }
+                // write_all returns once TLS has taken the bytes, not once they are on the
+                // socket: without the flush the last records would wait for the next write.
+                if S::BUFFERS
+                    && let Err(e) = stream.flush().await
+                {
                     return Exit::Io(e);
                 }
                 self.out.clear();

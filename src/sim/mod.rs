@@ -16,6 +16,7 @@
 //! - [`config`]: sim.yaml types and validation.
 //! - `persona`: one carrier's compiled config and shared state; binds, receipt wheel, queues.
 //! - `conn`: one connection; the only code that touches a socket.
+//! - [`tls`]: a TLS persona's certificate ([`TlsIdentity`]).
 //! - `receipt`: outcomes by prefix and the receipt deliver_sm; `wire`: the PDUs we write.
 //! - [`fault`]: run-time faults. [`stats`]: counters and the received log.
 //! - [`control`]: the HTTP control API. [`cli`]: `gannet sim`.
@@ -51,6 +52,7 @@ mod receipt;
 mod rng;
 pub mod stats;
 mod text;
+pub mod tls;
 mod wire;
 
 use std::net::SocketAddr;
@@ -62,12 +64,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-pub use config::{SimConfig, Status};
+pub use config::{PersonaTls, SimConfig, Status};
 pub use dist::Dist;
 pub use fault::{ActiveFaults, Fault};
 pub use ids::{IdCase, IdFormat, IdStyle};
 pub use persona::{Mo, PersonaInfo};
 pub use stats::{PersonaStats, Received};
+pub use tls::{TlsError, TlsIdentity};
 
 use persona::Persona;
 
@@ -103,6 +106,7 @@ impl Sim {
         let mut personas = Vec::with_capacity(config.personas.len());
         let mut listeners = Vec::with_capacity(config.personas.len());
         for pc in config.personas {
+            let tls = pc.tls_identity(&config.source)?.map(|t| t.acceptor());
             let want = pc.listen.value;
             let listener = TcpListener::bind(want)
                 .await
@@ -116,8 +120,8 @@ impl Sim {
                 addr: want,
                 source,
             })?;
-            let p = Arc::new(Persona::new(pc, addr, config.seed, shutdown.clone()));
-            info!(persona = %p.name, %addr, "persona listening");
+            let p = Arc::new(Persona::new(pc, addr, config.seed, shutdown.clone(), tls));
+            info!(persona = %p.name, %addr, tls = p.tls.is_some(), "persona listening");
             personas.push(Arc::clone(&p));
             listeners.push((p, listener));
         }
@@ -146,9 +150,14 @@ async fn accept(p: Arc<Persona>, listener: TcpListener, tracker: TaskTracker) {
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, peer)) => {
-                tracker.spawn(conn::serve(Arc::clone(&p), stream, peer));
-            }
+            Ok((stream, peer)) => match &p.tls {
+                None => {
+                    tracker.spawn(conn::serve(Arc::clone(&p), stream, peer));
+                }
+                Some(tls) => {
+                    tracker.spawn(conn::serve_tls(Arc::clone(&p), tls.clone(), stream, peer));
+                }
+            },
             Err(e) => {
                 // Out of file descriptors and the like: wait a little rather than spin.
                 warn!(persona = %p.name, error = %e, "accept failed");

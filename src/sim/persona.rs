@@ -15,6 +15,7 @@ use gannet_smpp::{Address, CommandStatus};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::config::{BindType, PersonaConfig, ReceiptsConfig};
@@ -135,6 +136,8 @@ pub struct Persona {
     pub received: Mutex<ReceivedLog>,
     bind_ids: AtomicU64,
     pub shutdown: CancellationToken,
+    /// Set for a TLS persona: every connection starts with a handshake.
+    pub tls: Option<TlsAcceptor>,
 }
 
 /// A persona as `GET /personas` lists it.
@@ -145,6 +148,9 @@ pub struct PersonaInfo {
     pub system_ids: Vec<String>,
     pub binds_active: u64,
     pub faults: ActiveFaults,
+    /// SMPP over TLS.
+    #[serde(default)]
+    pub tls: bool,
 }
 
 /// An MO message to inject (`POST /personas/{name}/mo`).
@@ -172,6 +178,7 @@ impl Persona {
         addr: SocketAddr,
         global_seed: u64,
         shutdown: CancellationToken,
+        tls: Option<TlsAcceptor>,
     ) -> Persona {
         let name = config.name.value.clone();
         let seed = mix64(global_seed ^ hash_bytes(0, &[name.as_bytes()]));
@@ -232,6 +239,7 @@ impl Persona {
             )),
             bind_ids: AtomicU64::new(1),
             shutdown,
+            tls,
             accounts,
             passwords,
             name,
@@ -593,6 +601,7 @@ impl Persona {
                 .map(|a| a.binds.len() as u64)
                 .sum(),
             faults: self.faults.active(self.now_ms()),
+            tls: self.tls.is_some(),
         }
     }
 }

@@ -153,6 +153,9 @@ counters! {
     forced_unbinds,
     /// Binds reset (TCP RST) by the simulator (fault).
     forced_resets,
+    /// Connections to a TLS persona whose handshake failed or timed out (a plain client, an
+    /// untrusted certificate, a silent peer).
+    tls_handshake_failures,
 }
 
 impl Local {
