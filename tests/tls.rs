@@ -339,6 +339,10 @@ async fn plain_clients_fail_cleanly_against_a_tls_persona() {
     drain(&mut rx, &mut seen).await;
     assert_eq!(seen.finals[&1], vec![SegmentOutcome::NotSent]);
 
+    // A client that connects and says nothing holds a handshake open (accepted before the
+    // pool below, which the listener takes in order).
+    let _silent = TcpStream::connect(addr).await.unwrap();
+
     // The persona is none the worse: a TLS pool binds and submits.
     let (pool, mut rx) = start(settings(addr, Some(trust(&pki.ca_pem))));
     pool.submit("c1", job(2)).unwrap();
@@ -349,7 +353,11 @@ async fn plain_clients_fail_cleanly_against_a_tls_persona() {
     let stats = sim.stats("smsc").unwrap();
     assert!(stats.tls_handshake_failures >= 3, "{stats:?}");
     assert_eq!(stats.segments, 1);
-    sim.shutdown().await;
+
+    // Shutdown does not wait for the silent client's 10 s handshake timeout.
+    tokio::time::timeout(Duration::from_secs(5), sim.shutdown())
+        .await
+        .expect("shutdown cancels a pending handshake");
 }
 
 #[tokio::test]
