@@ -339,6 +339,10 @@ async fn plain_clients_fail_cleanly_against_a_tls_persona() {
     drain(&mut rx, &mut seen).await;
     assert_eq!(seen.finals[&1], vec![SegmentOutcome::NotSent]);
 
+    // A client that connects and says nothing holds a handshake open (accepted before the
+    // pool below, which the listener takes in order).
+    let _silent = TcpStream::connect(addr).await.unwrap();
+
     // The persona is none the worse: a TLS pool binds and submits.
     let (pool, mut rx) = start(settings(addr, Some(trust(&pki.ca_pem))));
     pool.submit("c1", job(2)).unwrap();
@@ -349,7 +353,11 @@ async fn plain_clients_fail_cleanly_against_a_tls_persona() {
     let stats = sim.stats("smsc").unwrap();
     assert!(stats.tls_handshake_failures >= 3, "{stats:?}");
     assert_eq!(stats.segments, 1);
-    sim.shutdown().await;
+
+    // Shutdown does not wait for the silent client's 10 s handshake timeout.
+    tokio::time::timeout(Duration::from_secs(5), sim.shutdown())
+        .await
+        .expect("shutdown cancels a pending handshake");
 }
 
 #[tokio::test]
@@ -416,6 +424,47 @@ async fn graceful_shutdown_over_tls_waits_for_answers_and_unbinds() {
     let stats = sim.stats("smsc").unwrap();
     assert_eq!(stats.segments, accepted as u64);
     assert_eq!(stats.tls_handshake_failures, 0);
+    sim.shutdown().await;
+}
+
+/// The simulator's forced unbind and TCP reset act on TLS binds too; the pool rebinds over
+/// TLS each time, and every submit ends once: accepted, or ambiguous when the reset caught it
+/// in flight.
+#[tokio::test]
+async fn unbind_and_reset_faults_over_tls_lose_nothing() {
+    let pki = Pki::new("Test CA");
+    let sim = sim(&persona("    resp_latency: 20ms\n"), Some(&pki.server)).await;
+    let mut s = settings(sim.persona_addr("smsc"), Some(trust(&pki.ca_pem)));
+    s.window = 32;
+    let (pool, mut rx) = start(s);
+    const N: u64 = 600;
+    for t in 0..N {
+        pool.submit("c1", job(t)).unwrap();
+    }
+    let mut seen = Seen::default();
+    until(&mut rx, &mut seen, |s| s.finals.len() >= 100).await;
+    sim.fault("smsc", gannet::sim::Fault::Unbind).unwrap();
+    until(&mut rx, &mut seen, |s| {
+        s.bound() >= 2 && s.finals.len() >= 250
+    })
+    .await;
+    sim.fault("smsc", gannet::sim::Fault::Reset).unwrap();
+    until(&mut rx, &mut seen, |s| {
+        s.bound() >= 3 && s.finals.len() as u64 == N
+    })
+    .await;
+
+    seen.assert_exactly_once(0..N);
+    let accepted = seen.count(SegmentOutcome::is_accepted);
+    let ambiguous = seen.count(|o| *o == SegmentOutcome::Ambiguous);
+    assert_eq!(accepted + ambiguous, N as usize, "{seen:?}");
+    assert_eq!(seen.downs(DownReason::TlsHandshake), 0);
+    let stats = sim.stats("smsc").unwrap();
+    assert_eq!((stats.forced_unbinds, stats.forced_resets), (1, 1));
+    assert_eq!(stats.binds, 3);
+    assert_eq!(stats.duplicates, 0, "nothing was sent twice");
+    assert!(stats.segments >= accepted as u64);
+    within("shutdown", pool.shutdown()).await;
     sim.shutdown().await;
 }
 
@@ -499,17 +548,21 @@ async fn the_committed_test_certificates_work() {
 }
 
 /// Throughput of one bind with a window of 256 over TLS and over plain TCP, same process,
-/// same simulator. A figure, not a test:
-/// `cargo test --release --test tls -- --ignored --nocapture throughput`.
+/// same simulator, rounds alternating; CPU per message is the whole process (pool and
+/// simulator, both ends of the TLS session). A figure, not a test:
+/// `TLS_BENCH_ROUNDS=5 cargo test --release --test tls -- --ignored --nocapture throughput`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn throughput_tls_against_plain() {
     let pki = Pki::new("Test CA");
-    let n: u64 = std::env::var("TLS_BENCH_COUNT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
-    for round in 0..2 {
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let n = env("TLS_BENCH_COUNT", 1_000_000);
+    for round in 0..env("TLS_BENCH_ROUNDS", 2) {
         for tls in [false, true] {
             let yaml = persona("    received_capacity: 1\n    duplicate_window: 1\n");
             let sim = sim(&yaml, tls.then_some(&pki.server)).await;
@@ -532,21 +585,39 @@ async fn throughput_tls_against_plain() {
                     Some(PoolEvent::BindState {
                         state: BindState::Bound,
                         ..
-                    }) => started = Some(std::time::Instant::now()),
+                    }) => started = Some((std::time::Instant::now(), cpu_time())),
                     Some(_) => {}
                     None => panic!("channel closed"),
                 }
             }
-            let secs = started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+            let (t0, cpu0) = started.expect("bound");
+            let secs = t0.elapsed().as_secs_f64();
+            let cpu = cpu_time() - cpu0;
             println!(
-                "round {round} {}: {n} submits acknowledged in {secs:.2} s: {:.0}/s",
+                "round {round} {}: {n} submits acknowledged in {secs:.2} s: {:.0}/s, {:.2} µs CPU per submit (pool and simulator)",
                 if tls { "TLS  " } else { "plain" },
-                n as f64 / secs
+                n as f64 / secs,
+                cpu * 1e6 / n as f64
             );
             pool.shutdown().await;
             sim.shutdown().await;
         }
     }
+}
+
+/// CPU seconds of this process so far (user and system, /proc/self/stat at 100 ticks/s).
+fn cpu_time() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses: utime and stime are the
+    // 12th and 13th of them.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    f.iter().sum::<f64>() / 100.0
 }
 
 fn job_no_receipt(token: u64) -> SubmitJob {
