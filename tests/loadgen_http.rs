@@ -553,6 +553,43 @@ async fn carriers_are_counted_at_the_simulator() {
     assert!(r.to_string().contains("carriers"));
 }
 
+/// The delivery side lags behind the answers (a thread submits after the API has answered):
+/// with --drain-wait the run waits until the carriers have every accepted message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_waits_for_the_carriers() {
+    let (sim, control) = sim_with_control().await;
+    let smpp = SmppDispatch::new(&[sim.persona_addr("mno-a")]);
+    let (dispatch, mut rx) = api::ChannelDispatch::new();
+    let submitter = std::thread::spawn(move || {
+        while let Some(m) = rx.blocking_recv() {
+            smpp.dispatch(m);
+        }
+    });
+    let api = start_api(Some(Arc::new(dispatch)));
+    let control = format!("http://{control}");
+    let r = run(
+        api.addr,
+        &[
+            "--count",
+            "200",
+            "--sim-control",
+            &control,
+            "--drain-wait",
+            "60s",
+        ],
+    )
+    .await;
+    assert_eq!(r.accepted, 200);
+    let d = r.drain.unwrap();
+    assert!(d.settled, "{d:?}");
+    let c = r.carriers.clone().unwrap();
+    assert_eq!(c.messages, 200);
+    assert_eq!(c.backlog, 0);
+    assert!(c.backlog_at_end_of_load >= 0);
+    drop(api);
+    submitter.join().unwrap();
+}
+
 #[tokio::test]
 async fn refuses_remote_targets_and_unbounded_runs() {
     let a = HttpLoadArgs::try_parse_from([
@@ -585,7 +622,7 @@ fn child_server() {
         return;
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(if kind == "api" { 2 } else { 1 })
+        .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
@@ -597,6 +634,8 @@ fn child_server() {
         closed.cancel();
     });
     rt.block_on(async move {
+        // Held until stdin closes: the API (and its store's directory) or nothing.
+        let mut held: Option<(Api, tempfile::TempDir)> = None;
         let addr = match kind.as_str() {
             "api" => {
                 let dir = tempfile::tempdir().unwrap();
@@ -604,23 +643,27 @@ fn child_server() {
                     .map_or_else(|_| dir.path().to_path_buf(), Into::into);
                 let api = serve_api(&path, None, 2);
                 let addr = api.addr;
-                tokio::spawn(async move {
-                    stdin_closed.cancelled().await;
-                    drop(api);
-                    drop(dir);
-                });
+                held = Some((api, dir));
                 addr
             }
             _ => responder(Duration::ZERO, None).await,
         };
         println!("addr {addr}");
         std::io::stdout().flush().unwrap();
-        std::future::pending::<()>().await;
+        stdin_closed.cancelled().await;
+        drop(held);
     });
 }
 
-/// Starts `child_server` as a child process; returns it and its address.
-fn spawn_child(kind: &str) -> (std::process::Child, SocketAddr) {
+/// Starts `child_server` as a child process; returns it, its address and the rest of its
+/// output (to be read to the end, so that it does not write into a closed pipe).
+fn spawn_child(
+    kind: &str,
+) -> (
+    std::process::Child,
+    SocketAddr,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
     let exe = std::env::current_exe().unwrap();
     let mut child = std::process::Command::new(exe)
         .args(["--exact", "child_server", "--nocapture", "--test-threads=1"])
@@ -633,17 +676,18 @@ fn spawn_child(kind: &str) -> (std::process::Child, SocketAddr) {
     let mut lines = BufReader::new(out).lines();
     let addr = loop {
         let line = lines.next().expect("child ended early").unwrap();
-        if let Some(a) = line.strip_prefix("addr ") {
-            break a.parse().unwrap();
+        // The harness prints `test child_server ... ` on the same line, without a newline.
+        if let Some(at) = line.find("addr ") {
+            break line[at + 5..].trim().parse().unwrap();
         }
     };
-    (child, addr)
+    (child, addr, lines)
 }
 
 /// Runs the load described by `LOADGEN_ARGS` (default `default`) against a child server and
 /// prints the report.
 async fn measure(kind: &str, default: &str) {
-    let (mut child, addr) = spawn_child(kind);
+    let (mut child, addr, rest) = spawn_child(kind);
     let extra = std::env::var("LOADGEN_ARGS").unwrap_or_else(|_| default.to_owned());
     let pid = child.id().to_string();
     let mut a: Vec<&str> = extra.split_whitespace().collect();
@@ -658,6 +702,7 @@ async fn measure(kind: &str, default: &str) {
             .map_or(0.0, |g| g.cpu_s * 1e6 / r.answered.max(1) as f64),
     );
     drop(child.stdin.take());
+    rest.for_each(drop);
     let _ = child.wait();
 }
 

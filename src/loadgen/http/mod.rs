@@ -60,8 +60,8 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(2);
 /// Draining: counters still for this long, with nothing owed, is settled.
 const QUIET: Duration = Duration::from_secs(1);
-/// Draining: counters still for this long is settled even with a backlog (messages the
-/// gateway failed or holds will not arrive).
+/// Draining: counters still for this long ends the wait even with a backlog (messages the
+/// gateway failed or holds will not arrive); the drain is then reported as not settled.
 const STALLED: Duration = Duration::from_secs(3);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connection errors kept word for word; the rest are counted.
@@ -243,6 +243,7 @@ pub async fn run_http_plan(
         && !shutdown.is_cancelled()
     {
         let began = Instant::now();
+        let began_ns = watch.t_ns(&ctx);
         let mut settled = false;
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
         while began.elapsed() < plan.drain_wait && !shutdown.is_cancelled() {
@@ -253,11 +254,15 @@ pub async fn run_http_plan(
             watch
                 .sample(&ctx, sim.as_mut(), receiver.as_ref(), &mut errors)
                 .await;
-            let still = watch.still_for(&ctx);
-            if (still >= QUIET && watch.backlog(total.accepted).is_none_or(|b| b <= 0))
-                || still >= STALLED
-            {
+            // Quiet since the drain began, at least: give the delivery side a chance to move.
+            let still = watch.still_since(&ctx, began_ns);
+            let caught_up = watch.backlog(total.accepted).is_none_or(|b| b <= 0);
+            if caught_up && still >= QUIET {
                 settled = true;
+                break;
+            }
+            if still >= STALLED {
+                // Nothing moves: what is owed is not coming (failed, or held by the gateway).
                 break;
             }
         }
@@ -535,9 +540,12 @@ impl Watch {
         }
     }
 
-    /// How long no watched counter (nor the API's) has risen.
-    fn still_for(&self, ctx: &Ctx) -> Duration {
-        Duration::from_nanos(self.t_ns(ctx).saturating_sub(self.last_change_ns))
+    /// How long no watched counter has risen, counting from `since_ns` at the earliest.
+    fn still_since(&self, ctx: &Ctx, since_ns: u64) -> Duration {
+        Duration::from_nanos(
+            self.t_ns(ctx)
+                .saturating_sub(self.last_change_ns.max(since_ns)),
+        )
     }
 
     /// Accepted and not (yet) at a carrier; `None` without the simulator.

@@ -123,7 +123,8 @@ pub struct GatewayReport {
 pub struct DrainReport {
     /// How long it waited, seconds.
     pub waited_s: f64,
-    /// Everything settled (backlog 0 and counters still) before --drain-wait ran out.
+    /// Everything settled (no backlog, counters still for a second). False: --drain-wait ran
+    /// out, or nothing moved for 3 s with messages still owed.
     pub settled: bool,
 }
 
