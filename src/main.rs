@@ -77,6 +77,8 @@ struct CheckArgs {
 enum LoadgenCommand {
     /// SMPP: bind to an SMSC and submit under a window, at a rate or as fast as it answers.
     Smpp(gannet::loadgen::SmppLoadArgs),
+    /// HTTP: load the gateway's API, count at the carriers and the callback receiver.
+    Http(gannet::loadgen::HttpLoadArgs),
 }
 
 #[derive(Subcommand)]
@@ -142,6 +144,18 @@ async fn run(command: Command, shutdown: CancellationToken) -> anyhow::Result<Ex
         } => {
             let json = args.json;
             let report = gannet::loadgen::run_smpp(args, shutdown).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Loadgen {
+            command: LoadgenCommand::Http(args),
+        } => {
+            let json = args.json;
+            let report = gannet::loadgen::run_http(args, shutdown).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

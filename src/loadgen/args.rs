@@ -186,23 +186,7 @@ impl Plan {
 
     /// [`Plan::new`] without the name resolution: `target` is where to connect.
     pub fn with_target(args: &SmppLoadArgs, target: SocketAddr) -> anyhow::Result<Plan> {
-        let duration = match (args.duration, args.count) {
-            (None, None) => bail!(
-                "refusing an unbounded run: give --count N, --duration D, or both \
-                 (the run stops at whichever comes first)"
-            ),
-            (Some(d), _) if d > MAX_DURATION => bail!(
-                "--duration {:?} is over the {}-minute limit of a load run",
-                d,
-                MAX_DURATION.as_secs() / 60
-            ),
-            (Some(d), _) if d.is_zero() => bail!("--duration must be more than zero"),
-            (Some(d), _) => d,
-            (None, _) => MAX_DURATION,
-        };
-        if args.count == Some(0) {
-            bail!("--count must be at least 1");
-        }
+        let duration = run_bound(args.duration, args.count)?;
         if args.binds == 0 || args.binds > 1024 {
             bail!("--binds must be 1..=1024, not {}", args.binds);
         }
@@ -254,6 +238,50 @@ impl Plan {
     }
 }
 
+/// How long a run may last: `--duration`, or [`MAX_DURATION`] when only `--count` bounds it.
+/// A run bounded by neither is refused, and so are a zero count and a zero or over-long
+/// duration.
+pub fn run_bound(duration: Option<Duration>, count: Option<u64>) -> anyhow::Result<Duration> {
+    let d = match (duration, count) {
+        (None, None) => bail!(
+            "refusing an unbounded run: give --count N, --duration D, or both \
+             (the run stops at whichever comes first)"
+        ),
+        (Some(d), _) if d > MAX_DURATION => bail!(
+            "--duration {:?} is over the {}-minute limit of a load run",
+            d,
+            MAX_DURATION.as_secs() / 60
+        ),
+        (Some(d), _) if d.is_zero() => bail!("--duration must be more than zero"),
+        (Some(d), _) => d,
+        (None, _) => MAX_DURATION,
+    };
+    if count == Some(0) {
+        bail!("--count must be at least 1");
+    }
+    Ok(d)
+}
+
+/// `name` or `name:weight` (weight 1..=1000, default 1), as in `--dest-prefix 4477:3` and
+/// `--mix 91:40`. `flag` names the option in errors.
+pub fn parse_weighted<'a>(item: &'a str, flag: &str) -> anyhow::Result<(&'a str, u32)> {
+    let item = item.trim();
+    match item.split_once(':') {
+        Some((name, w)) => {
+            let w: u32 = w
+                .trim()
+                .parse()
+                .ok()
+                .filter(|w| (1..=1000).contains(w))
+                .with_context(|| {
+                    format!("{flag} {item}: weight must be a whole number 1..=1000")
+                })?;
+            Ok((name.trim(), w))
+        }
+        None => Ok((item, 1)),
+    }
+}
+
 /// Whether an address is this machine: 127/8, ::1, or ::ffff:127.x.
 pub fn is_loopback(ip: IpAddr) -> bool {
     match ip {
@@ -271,13 +299,24 @@ pub fn check_target(
     addrs: &[SocketAddr],
     allow_remote: bool,
 ) -> anyhow::Result<SocketAddr> {
+    check_target_of("--addr", "an SMSC", given, addrs, allow_remote)
+}
+
+/// [`check_target`] for option `flag`, whose target is `what` ("an SMSC", "a gateway").
+pub fn check_target_of(
+    flag: &str,
+    what: &str,
+    given: &str,
+    addrs: &[SocketAddr],
+    allow_remote: bool,
+) -> anyhow::Result<SocketAddr> {
     let Some(&first) = addrs.first() else {
-        bail!("--addr {given} resolves to no address");
+        bail!("{flag} {given} resolves to no address");
     };
     if !allow_remote && let Some(remote) = addrs.iter().find(|a| !is_loopback(a.ip())) {
         bail!(
-            "--addr {given} resolves to {remote}, which is not a loopback address; this tool \
-             can flood an SMSC, so it only loads this machine unless --allow-remote is given"
+            "{flag} {given} resolves to {remote}, which is not a loopback address; this tool \
+             can flood {what}, so it only loads this machine unless --allow-remote is given"
         );
     }
     Ok(first)
@@ -291,19 +330,7 @@ fn parse_prefixes(list: &[String], dest_len: u8) -> anyhow::Result<Vec<Prefix>> 
     let mut out = Vec::new();
     for item in list {
         let item = item.trim();
-        let (digits, weight) = match item.split_once(':') {
-            Some((d, w)) => {
-                let w: u32 = w
-                    .parse()
-                    .ok()
-                    .filter(|w| (1..=1000).contains(w))
-                    .with_context(|| {
-                        format!("--dest-prefix {item}: weight must be a whole number 1..=1000")
-                    })?;
-                (d, w)
-            }
-            None => (item, 1),
-        };
+        let (digits, weight) = parse_weighted(item, "--dest-prefix")?;
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             bail!("--dest-prefix {item}: a prefix is digits only, country code first");
         }

@@ -103,7 +103,13 @@ pub struct ClientUsage {
 
 /// Process CPU time (user + system) in seconds, from /proc/self/stat; `None` off Linux.
 pub fn process_cpu_s() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_s_of("self")
+}
+
+/// CPU time (user + system) in seconds of the process `/proc/<pid>`, `pid` being a number or
+/// `self`; `None` when it cannot be read (gone, or not Linux).
+pub fn cpu_s_of(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces: state is
     // field 3, utime field 14, stime field 15 (proc(5)).
     let rest = &stat[stat.rfind(')')? + 1..];
@@ -116,8 +122,20 @@ pub fn process_cpu_s() -> Option<f64> {
 
 /// Peak resident set size in KiB (VmHWM), from /proc/self/status; `None` off Linux.
 pub fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    status_kib_of("self", "VmHWM:")
+}
+
+/// A KiB figure of `/proc/<pid>/status` (`VmHWM:` peak resident, `VmRSS:` resident now).
+pub fn status_kib_of(pid: &str, key: &str) -> Option<u64> {
+    status_kib(
+        &std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
+        key,
+    )
+}
+
+/// A KiB figure from the text of a `/proc/<pid>/status`.
+pub fn status_kib(status: &str, key: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(key))?;
     line.split_ascii_whitespace().nth(1)?.parse().ok()
 }
 
@@ -128,7 +146,8 @@ impl LoadReport {
     }
 }
 
-fn rate(v: f64) -> String {
+/// A count or rate with thousands grouped: `1,234,567`.
+pub(crate) fn rate(v: f64) -> String {
     // Group thousands so a million reads as one.
     let n = v.round() as u64;
     let s = n.to_string();
@@ -142,7 +161,12 @@ fn rate(v: f64) -> String {
     out
 }
 
-fn latency_row(f: &mut fmt::Formatter<'_>, name: &str, l: &LatencySummary) -> fmt::Result {
+/// One row of the latency table: p50, p90, p99, p99.9, max, mean.
+pub(crate) fn latency_row(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    l: &LatencySummary,
+) -> fmt::Result {
     writeln!(
         f,
         "  {name:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
@@ -156,7 +180,7 @@ fn latency_row(f: &mut fmt::Formatter<'_>, name: &str, l: &LatencySummary) -> fm
 }
 
 /// Microseconds shown in the unit that keeps them short.
-fn us(v: f64) -> String {
+pub(crate) fn us(v: f64) -> String {
     if v < 1000.0 {
         format!("{v:.0}µs")
     } else if v < 1_000_000.0 {
