@@ -44,6 +44,9 @@ pub struct WebhookConfig {
     /// Present: events to one URL with one event name go out together as a JSON array.
     #[serde(default)]
     pub batch: Option<BatchConfig>,
+    /// When the stop token is cancelled: how long to keep delivering what is held.
+    #[serde(default)]
+    pub shutdown_grace: Option<Spanned<HumanDuration>>,
 }
 
 /// `webhooks.backoff:`.
@@ -97,6 +100,9 @@ pub struct WebhookSettings {
     pub voice_url: Option<String>,
     /// `Some`: batch mode (see [`BatchSettings`]).
     pub batch: Option<BatchSettings>,
+    /// When the stop token given to `start` is cancelled, what is held is still delivered for
+    /// this long (as `Webhooks::shutdown(shutdown_grace)` would).
+    pub shutdown_grace: Duration,
 }
 
 /// Batch mode: events posted with `post` to one URL with one event name are sent together,
@@ -130,6 +136,7 @@ impl Default for WebhookSettings {
             queue_capacity: 100_000,
             voice_url: None,
             batch: None,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -148,6 +155,7 @@ impl fmt::Debug for WebhookSettings {
             .field("queue_capacity", &self.queue_capacity)
             .field("voice_url", &self.voice_url)
             .field("batch", &self.batch)
+            .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
 }
@@ -159,6 +167,7 @@ pub(crate) const MAX_CONCURRENCY: usize = 10_000;
 pub(crate) const MAX_QUEUE: usize = 10_000_000;
 pub(crate) const MAX_BATCH: usize = 10_000;
 pub(crate) const MAX_LINGER: Duration = Duration::from_secs(10);
+pub(crate) const MAX_GRACE: Duration = Duration::from_secs(10 * 60);
 
 impl WebhookSettings {
     /// The same bounds the config enforces, for settings built in code. Returns what is
@@ -200,6 +209,9 @@ impl WebhookSettings {
             if b.linger.is_zero() || b.linger > MAX_LINGER {
                 return Err("batch.linger must be more than 0 and at most 10s".into());
             }
+        }
+        if self.shutdown_grace > MAX_GRACE {
+            return Err("shutdown_grace must be at most 10m".into());
         }
         Ok(())
     }
@@ -360,6 +372,14 @@ impl WebhookConfig {
                 })
             }
         };
+        let shutdown_grace = duration(
+            file,
+            &self.shutdown_grace,
+            "webhooks.shutdown_grace",
+            defaults.shutdown_grace,
+            |g| g <= MAX_GRACE,
+            "must be at most 10m",
+        )?;
         Ok(WebhookSettings {
             secret,
             timeout,
@@ -371,6 +391,7 @@ impl WebhookConfig {
             queue_capacity,
             voice_url,
             batch,
+            shutdown_grace,
         })
     }
 }
@@ -469,7 +490,7 @@ mod tests {
             "secret: {SECRET}\ntimeout: 250ms\nmax_attempts: 3\n\
              backoff: {{ initial: 100ms, max: 2m, jitter: 0.2 }}\nconcurrency: 8\n\
              queue_capacity: 1000\nvoice_url: https://voice.example.com/calls\n\
-             batch: {{ max: 50, linger: 5ms }}\n"
+             batch: {{ max: 50, linger: 5ms }}\nshutdown_grace: 30s\n"
         ))
         .unwrap();
         assert_eq!(s.secret.as_deref(), Some(SECRET.as_bytes()));
@@ -491,6 +512,7 @@ mod tests {
                 linger: Duration::from_millis(5)
             })
         );
+        assert_eq!(s.shutdown_grace, Duration::from_secs(30));
         assert_eq!(s.check(), Ok(()));
         // An empty batch section turns batching on with its defaults.
         let s = parse("batch: {}\n").unwrap();
@@ -553,6 +575,7 @@ mod tests {
             ("voice_url: not a url\n", 1, "webhooks.voice_url"),
             ("batch:\n  max: 0\n", 2, "webhooks.batch.max"),
             ("batch:\n  linger: 1m\n", 2, "webhooks.batch.linger"),
+            ("shutdown_grace: 1h\n", 1, "webhooks.shutdown_grace"),
         ] {
             let e = parse(yaml).unwrap_err();
             assert_eq!(

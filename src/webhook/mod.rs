@@ -77,7 +77,8 @@ pub enum WebhookError {
     /// `queue_capacity` events are already held.
     #[error("the webhook queue is full")]
     QueueFull,
-    /// [`Webhooks::shutdown`] was called or the stop token cancelled.
+    /// [`Webhooks::shutdown`] was called or the stop token cancelled (and, for a delivery,
+    /// the grace ran out before it ended).
     #[error("the webhook sender is shut down")]
     ShutDown,
     /// Not an absolute `http`/`https` URL with a host.
@@ -164,15 +165,15 @@ pub(crate) struct Shared {
     dropped: AtomicU64,
     /// Woken when the backlog reaches zero (for `shutdown`).
     idle: Notify,
-    /// Cancelled by the caller's token, or by `shutdown` once the grace is over.
+    /// Cancelled when a drain ends (nothing held, or the grace over): every task stops.
     pub(crate) stop: CancellationToken,
     pub(crate) tracker: TaskTracker,
 }
 
 impl Webhooks {
     /// Checks the settings, builds the HTTP client and starts the dispatcher on the current
-    /// tokio runtime. Cancelling `shutdown` stops everything at once (in-flight requests are
-    /// abandoned); [`Webhooks::shutdown`] is the graceful way.
+    /// tokio runtime. Cancelling `shutdown` does what [`Webhooks::shutdown`] does with
+    /// `settings.shutdown_grace`: no new posts, what is held delivered for at most that long.
     pub fn start(
         settings: WebhookSettings,
         shutdown: CancellationToken,
@@ -193,11 +194,25 @@ impl Webhooks {
             retries: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             idle: Notify::new(),
-            stop: shutdown.child_token(),
+            stop: CancellationToken::new(),
             tracker: TaskTracker::new(),
         });
         let dispatcher = Dispatcher::new(Arc::clone(&shared), rx);
         runtime.spawn(shared.tracker.track_future(dispatcher.run()));
+        // The caller's token starts the same drain as `shutdown`. The watcher holds the
+        // channel weakly, so dropping every handle still ends the dispatcher; it is not
+        // tracked, since `shutdown` waits for the tracked tasks.
+        let watcher = (Arc::clone(&shared), tx.downgrade());
+        runtime.spawn(async move {
+            let (shared, tx) = watcher;
+            tokio::select! {
+                () = shutdown.cancelled() => {
+                    let grace = shared.settings.shutdown_grace;
+                    drain(&shared, tx.upgrade().as_ref(), grace).await;
+                }
+                () = shared.stop.cancelled() => {}
+            }
+        });
         Ok(Webhooks {
             handle: Arc::new(Handle { tx, shared }),
         })
@@ -247,25 +262,8 @@ impl Webhooks {
     /// returns when every task has ended. What was abandoned stays in `stats().queued`;
     /// its `post_and_wait` callers get [`WebhookError::ShutDown`].
     pub async fn shutdown(&self, grace: Duration) {
+        drain(&self.handle.shared, Some(&self.handle.tx), grace).await;
         let shared = &self.handle.shared;
-        shared.closed.store(true, Ordering::SeqCst);
-        // Open batches go out now rather than after their linger.
-        let _ = self.handle.tx.send(Msg::Flush);
-        let deadline = tokio::time::Instant::now() + grace;
-        loop {
-            let idle = shared.idle.notified();
-            tokio::pin!(idle);
-            idle.as_mut().enable();
-            if shared.backlog.load(Ordering::SeqCst) == 0 {
-                break;
-            }
-            tokio::select! {
-                () = idle => {}
-                () = tokio::time::sleep_until(deadline) => break,
-                () = shared.stop.cancelled() => break,
-            }
-        }
-        shared.stop.cancel();
         shared.tracker.close();
         shared.tracker.wait().await;
     }
@@ -367,6 +365,31 @@ impl Shared {
         tracing::debug!(event, error = %e, "webhook refused");
         self.count_failed(event, 1);
     }
+}
+
+/// Closes to new posts, sends open batches, waits until nothing is held or `grace` has
+/// passed, then stops every task.
+async fn drain(shared: &Shared, tx: Option<&mpsc::UnboundedSender<Msg>>, grace: Duration) {
+    shared.closed.store(true, Ordering::SeqCst);
+    if let Some(tx) = tx {
+        // Open batches go out now rather than after their linger.
+        let _ = tx.send(Msg::Flush);
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    loop {
+        let idle = shared.idle.notified();
+        tokio::pin!(idle);
+        idle.as_mut().enable();
+        if shared.backlog.load(Ordering::SeqCst) == 0 {
+            break;
+        }
+        tokio::select! {
+            () = idle => {}
+            () = tokio::time::sleep_until(deadline) => break,
+            () = shared.stop.cancelled() => break,
+        }
+    }
+    shared.stop.cancel();
 }
 
 /// Parses a webhook URL: absolute, `http` or `https`, with a host.
