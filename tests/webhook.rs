@@ -427,6 +427,33 @@ async fn a_retry_does_not_hold_up_other_deliveries() {
 }
 
 #[tokio::test]
+async fn a_hung_receiver_holds_only_its_share_of_the_slots() {
+    let mut hung = Receiver::start(Reply::Hang).await;
+    let mut fine = Receiver::start(Reply::Status(200)).await;
+    let hooks = start(WebhookSettings {
+        concurrency: 4,
+        per_host_concurrency: 2,
+        ..settings()
+    });
+    for n in 0..10 {
+        assert!(hooks.post(&hung.url("/h"), "message.status", body(n)));
+    }
+    hung.next().await;
+    hung.next().await;
+    for n in 10..20 {
+        assert!(hooks.post(&fine.url("/h"), "message.status", body(n)));
+    }
+    for _ in 10..20 {
+        fine.next().await;
+    }
+    let s = stats_until(&hooks, |s| s.delivered == 10).await;
+    assert_eq!(s.queued, 10);
+    // Never more than two at the hung host.
+    hung.quiet_for(Duration::from_millis(100)).await;
+    hooks.shutdown(Duration::ZERO).await;
+}
+
+#[tokio::test]
 async fn a_full_queue_refuses_and_counts_drops() {
     let mut rx = Receiver::start(Reply::Hang).await;
     let hooks = start(WebhookSettings {

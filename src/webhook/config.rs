@@ -35,6 +35,9 @@ pub struct WebhookConfig {
     /// Requests in flight at once, all receivers together.
     #[serde(default)]
     pub concurrency: Option<Spanned<usize>>,
+    /// Requests in flight at once to one host (and port).
+    #[serde(default)]
+    pub per_host_concurrency: Option<Spanned<usize>>,
     /// Events held at once: waiting, in flight, or waiting for a retry.
     #[serde(default)]
     pub queue_capacity: Option<Spanned<usize>>,
@@ -93,6 +96,9 @@ pub struct WebhookSettings {
     pub backoff_jitter: f64,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// Requests in flight at once to one host and port (at most `concurrency` applies), so
+    /// one receiver that hangs cannot take every slot.
+    pub per_host_concurrency: usize,
     /// Events held at once (queued, in flight, or waiting for a retry); beyond it `post`
     /// refuses.
     pub queue_capacity: usize,
@@ -133,6 +139,7 @@ impl Default for WebhookSettings {
             backoff_max: Duration::from_secs(5 * 60),
             backoff_jitter: 0.5,
             concurrency: 64,
+            per_host_concurrency: 32,
             queue_capacity: 100_000,
             voice_url: None,
             batch: None,
@@ -152,6 +159,7 @@ impl fmt::Debug for WebhookSettings {
             .field("backoff_max", &self.backoff_max)
             .field("backoff_jitter", &self.backoff_jitter)
             .field("concurrency", &self.concurrency)
+            .field("per_host_concurrency", &self.per_host_concurrency)
             .field("queue_capacity", &self.queue_capacity)
             .field("voice_url", &self.voice_url)
             .field("batch", &self.batch)
@@ -194,6 +202,11 @@ impl WebhookSettings {
         if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
             return Err(format!(
                 "concurrency must be between 1 and {MAX_CONCURRENCY}"
+            ));
+        }
+        if !(1..=MAX_CONCURRENCY).contains(&self.per_host_concurrency) {
+            return Err(format!(
+                "per_host_concurrency must be between 1 and {MAX_CONCURRENCY}"
             ));
         }
         if !(1..=MAX_QUEUE).contains(&self.queue_capacity) {
@@ -340,6 +353,13 @@ impl WebhookConfig {
             defaults.concurrency,
             1..=MAX_CONCURRENCY,
         )?;
+        let per_host_concurrency = number(
+            file,
+            &self.per_host_concurrency,
+            "webhooks.per_host_concurrency",
+            defaults.per_host_concurrency,
+            1..=MAX_CONCURRENCY,
+        )?;
         let queue_capacity = number(
             file,
             &self.queue_capacity,
@@ -388,6 +408,7 @@ impl WebhookConfig {
             backoff_max,
             backoff_jitter,
             concurrency,
+            per_host_concurrency,
             queue_capacity,
             voice_url,
             batch,
@@ -489,6 +510,7 @@ mod tests {
         let s = parse(&format!(
             "secret: {SECRET}\ntimeout: 250ms\nmax_attempts: 3\n\
              backoff: {{ initial: 100ms, max: 2m, jitter: 0.2 }}\nconcurrency: 8\n\
+             per_host_concurrency: 4\n\
              queue_capacity: 1000\nvoice_url: https://voice.example.com/calls\n\
              batch: {{ max: 50, linger: 5ms }}\nshutdown_grace: 30s\n"
         ))
@@ -500,6 +522,7 @@ mod tests {
         assert_eq!(s.backoff_max, Duration::from_secs(120));
         assert_eq!(s.backoff_jitter, 0.2);
         assert_eq!(s.concurrency, 8);
+        assert_eq!(s.per_host_concurrency, 4);
         assert_eq!(s.queue_capacity, 1000);
         assert_eq!(
             s.voice_url.as_deref(),
@@ -570,6 +593,11 @@ mod tests {
             ("backoff:\n  initial: 0ms\n", 2, "webhooks.backoff.initial"),
             ("backoff:\n  jitter: 1.5\n", 2, "webhooks.backoff.jitter"),
             ("concurrency: 0\n", 1, "webhooks.concurrency"),
+            (
+                "per_host_concurrency: 0\n",
+                1,
+                "webhooks.per_host_concurrency",
+            ),
             ("queue_capacity: 0\n", 1, "webhooks.queue_capacity"),
             ("voice_url: ftp://x.example\n", 1, "webhooks.voice_url"),
             ("voice_url: not a url\n", 1, "webhooks.voice_url"),
