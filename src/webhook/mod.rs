@@ -11,7 +11,8 @@
 //! body, and sending it again will not change that. Anything else (5xx, 408, 429, 3xx, a
 //! timeout, a refused connection) is retried after an exponential, jittered delay, or after
 //! the receiver's `Retry-After`, until `max_attempts`. A retry waits in a timer queue, not in
-//! a sleeping task, so it holds no concurrency slot.
+//! a sleeping task, so it holds no concurrency slot. No receiver holds more than
+//! `per_host_concurrency` of the `concurrency` slots.
 //!
 //! Memory is bounded: at most `queue_capacity` events are held (waiting, in flight, or
 //! waiting for a retry); past that `post` refuses and counts a drop. Nothing is written to
@@ -30,7 +31,7 @@
 //! refused), `gannet_webhook_retries_total{event}`, `gannet_webhook_dropped_total{event,
 //! reason}` (`queue_full`, `shut_down`), the gauge `gannet_webhook_backlog`, and the histogram
 //! `gannet_webhook_latency_seconds{event}` of one attempt (request sent to answer read).
-//! Counts are in events: a batch of 40 delivered adds 40.
+//! Counts are in events: a batch of 40 delivered adds 40. See docs/webhooks.md.
 
 mod attempt;
 mod batch;
