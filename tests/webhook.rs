@@ -396,7 +396,16 @@ async fn timeouts_and_refused_connections_are_retried() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(hooks.stats().retries, 2);
+    // https to a plain HTTP port: the TLS handshake fails (rustls on ring is in place).
+    let plain = Receiver::start(Reply::Status(200)).await;
+    let url = format!("https://{}/h", plain.addr);
+    match hooks.post_and_wait(&url, "message.status", body(3)).await {
+        Err(WebhookError::GaveUp { attempts: 2, last }) => {
+            assert!(matches!(*last, WebhookError::Transport(_)), "{last}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(hooks.stats().retries, 3);
 }
 
 #[tokio::test]
@@ -662,6 +671,29 @@ async fn batch_mode_sends_arrays_by_size_and_by_linger() {
         format!("[{}]", std::str::from_utf8(&body(51)).unwrap()).as_bytes()
     );
     assert_eq!(hooks.stats().delivered, 14);
+}
+
+#[tokio::test]
+async fn metrics_are_recorded() {
+    let prometheus = gannet::api::telemetry::prometheus().expect("recorder installed");
+    let rx = Receiver::start(Reply::Status(200)).await;
+    rx.script("/m", [Reply::Status(500)]);
+    let hooks = start(settings());
+    assert_eq!(
+        hooks
+            .post_and_wait(&rx.url("/m"), "metrics.test", body(1))
+            .await,
+        Ok(200)
+    );
+    let text = prometheus.render();
+    for want in [
+        "gannet_webhook_delivered_total{event=\"metrics.test\"} 1",
+        "gannet_webhook_retries_total{event=\"metrics.test\"} 1",
+        "gannet_webhook_latency_seconds",
+        "gannet_webhook_backlog",
+    ] {
+        assert!(text.contains(want), "{want} missing from:\n{text}");
+    }
 }
 
 #[test]

@@ -147,7 +147,8 @@ pub struct Webhooks {
     handle: Arc<Handle>,
 }
 
-/// What the handles share. When the last one goes, `tx` closes and the dispatcher stops.
+/// What the handles share. When the last one goes, `tx` closes and every task stops (what was
+/// held is abandoned: call [`Webhooks::shutdown`] first).
 struct Handle {
     tx: mpsc::UnboundedSender<Msg>,
     shared: Arc<Shared>,
@@ -322,21 +323,20 @@ impl Shared {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
                 (n < cap).then_some(n + 1)
             });
-        match taken {
-            Ok(n) => {
-                metrics::gauge!(BACKLOG).set((n + 1) as f64);
-                true
-            }
-            Err(_) => false,
+        // Increments and decrements (not `set`) so that racing updates cannot leave a stale
+        // value behind.
+        let ok = taken.is_ok();
+        if ok {
+            metrics::gauge!(BACKLOG).increment(1.0);
         }
+        ok
     }
 
     /// Gives back `n` backlog slots; wakes `shutdown` at zero.
     pub(crate) fn release(&self, n: usize) {
         let before = self.backlog.fetch_sub(n, Ordering::SeqCst);
-        let now = before.saturating_sub(n);
-        metrics::gauge!(BACKLOG).set(now as f64);
-        if now == 0 {
+        metrics::gauge!(BACKLOG).decrement(n as f64);
+        if before == n {
             self.idle.notify_waiters();
         }
     }

@@ -201,6 +201,8 @@ impl Dispatcher {
                 .tracker
                 .spawn(run_attempt(shared, job, host, permit, back_tx));
         }
+        // Every handle gone, or a drain over: the attempts in flight stop too.
+        self.shared.stop.cancel();
         tracing::debug!(held = self.timers.len(), "webhook dispatcher stopped");
     }
 
