@@ -778,3 +778,41 @@ fn config_reads_every_documented_key() {
         })
     );
 }
+
+/// The example configuration in docs/webhooks.md loads and validates.
+#[test]
+fn documented_config_example_loads() {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Sections {
+        webhooks: WebhookConfig,
+    }
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/webhooks.md"))
+            .unwrap();
+    let start = doc.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    let file = Path::new("docs/webhooks.md");
+    let s: Sections = gannet::config::parse(file, &doc[start..end]).unwrap();
+    let secret = "0123456789abcdef0123456789abcdef";
+    let settings = s
+        .webhooks
+        .validate_with_env(file, |name| {
+            (name == "GANNET_WEBHOOK_SECRET").then(|| secret.into())
+        })
+        .unwrap();
+    assert_eq!(settings.secret.as_deref(), Some(secret.as_bytes()));
+    let defaults = WebhookSettings::default();
+    // The example spells out the defaults, plus a voice URL and batch mode.
+    assert_eq!(
+        WebhookSettings {
+            secret: None,
+            voice_url: None,
+            batch: None,
+            ..settings.clone()
+        },
+        defaults
+    );
+    assert!(settings.voice_url.is_some());
+    assert_eq!(settings.batch, Some(BatchSettings::default()));
+}
