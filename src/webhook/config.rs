@@ -35,6 +35,9 @@ pub struct WebhookConfig {
     /// Requests in flight at once, all receivers together.
     #[serde(default)]
     pub concurrency: Option<Spanned<usize>>,
+    /// Requests in flight at once to one host (and port).
+    #[serde(default)]
+    pub per_host_concurrency: Option<Spanned<usize>>,
     /// Events held at once: waiting, in flight, or waiting for a retry.
     #[serde(default)]
     pub queue_capacity: Option<Spanned<usize>>,
@@ -44,6 +47,9 @@ pub struct WebhookConfig {
     /// Present: events to one URL with one event name go out together as a JSON array.
     #[serde(default)]
     pub batch: Option<BatchConfig>,
+    /// When the stop token is cancelled: how long to keep delivering what is held.
+    #[serde(default)]
+    pub shutdown_grace: Option<Spanned<HumanDuration>>,
 }
 
 /// `webhooks.backoff:`.
@@ -90,6 +96,9 @@ pub struct WebhookSettings {
     pub backoff_jitter: f64,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// Requests in flight at once to one host and port (at most `concurrency` applies), so
+    /// one receiver that hangs cannot take every slot.
+    pub per_host_concurrency: usize,
     /// Events held at once (queued, in flight, or waiting for a retry); beyond it `post`
     /// refuses.
     pub queue_capacity: usize,
@@ -97,6 +106,9 @@ pub struct WebhookSettings {
     pub voice_url: Option<String>,
     /// `Some`: batch mode (see [`BatchSettings`]).
     pub batch: Option<BatchSettings>,
+    /// When the stop token given to `start` is cancelled, what is held is still delivered for
+    /// this long (as `Webhooks::shutdown(shutdown_grace)` would).
+    pub shutdown_grace: Duration,
 }
 
 /// Batch mode: events posted with `post` to one URL with one event name are sent together,
@@ -127,9 +139,11 @@ impl Default for WebhookSettings {
             backoff_max: Duration::from_secs(5 * 60),
             backoff_jitter: 0.5,
             concurrency: 64,
+            per_host_concurrency: 32,
             queue_capacity: 100_000,
             voice_url: None,
             batch: None,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -145,9 +159,11 @@ impl fmt::Debug for WebhookSettings {
             .field("backoff_max", &self.backoff_max)
             .field("backoff_jitter", &self.backoff_jitter)
             .field("concurrency", &self.concurrency)
+            .field("per_host_concurrency", &self.per_host_concurrency)
             .field("queue_capacity", &self.queue_capacity)
             .field("voice_url", &self.voice_url)
             .field("batch", &self.batch)
+            .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
 }
@@ -159,6 +175,7 @@ pub(crate) const MAX_CONCURRENCY: usize = 10_000;
 pub(crate) const MAX_QUEUE: usize = 10_000_000;
 pub(crate) const MAX_BATCH: usize = 10_000;
 pub(crate) const MAX_LINGER: Duration = Duration::from_secs(10);
+pub(crate) const MAX_GRACE: Duration = Duration::from_secs(10 * 60);
 
 impl WebhookSettings {
     /// The same bounds the config enforces, for settings built in code. Returns what is
@@ -187,6 +204,11 @@ impl WebhookSettings {
                 "concurrency must be between 1 and {MAX_CONCURRENCY}"
             ));
         }
+        if !(1..=MAX_CONCURRENCY).contains(&self.per_host_concurrency) {
+            return Err(format!(
+                "per_host_concurrency must be between 1 and {MAX_CONCURRENCY}"
+            ));
+        }
         if !(1..=MAX_QUEUE).contains(&self.queue_capacity) {
             return Err(format!("queue_capacity must be between 1 and {MAX_QUEUE}"));
         }
@@ -200,6 +222,9 @@ impl WebhookSettings {
             if b.linger.is_zero() || b.linger > MAX_LINGER {
                 return Err("batch.linger must be more than 0 and at most 10s".into());
             }
+        }
+        if self.shutdown_grace > MAX_GRACE {
+            return Err("shutdown_grace must be at most 10m".into());
         }
         Ok(())
     }
@@ -328,6 +353,13 @@ impl WebhookConfig {
             defaults.concurrency,
             1..=MAX_CONCURRENCY,
         )?;
+        let per_host_concurrency = number(
+            file,
+            &self.per_host_concurrency,
+            "webhooks.per_host_concurrency",
+            defaults.per_host_concurrency,
+            1..=MAX_CONCURRENCY,
+        )?;
         let queue_capacity = number(
             file,
             &self.queue_capacity,
@@ -360,6 +392,14 @@ impl WebhookConfig {
                 })
             }
         };
+        let shutdown_grace = duration(
+            file,
+            &self.shutdown_grace,
+            "webhooks.shutdown_grace",
+            defaults.shutdown_grace,
+            |g| g <= MAX_GRACE,
+            "must be at most 10m",
+        )?;
         Ok(WebhookSettings {
             secret,
             timeout,
@@ -368,9 +408,11 @@ impl WebhookConfig {
             backoff_max,
             backoff_jitter,
             concurrency,
+            per_host_concurrency,
             queue_capacity,
             voice_url,
             batch,
+            shutdown_grace,
         })
     }
 }
@@ -468,8 +510,9 @@ mod tests {
         let s = parse(&format!(
             "secret: {SECRET}\ntimeout: 250ms\nmax_attempts: 3\n\
              backoff: {{ initial: 100ms, max: 2m, jitter: 0.2 }}\nconcurrency: 8\n\
+             per_host_concurrency: 4\n\
              queue_capacity: 1000\nvoice_url: https://voice.example.com/calls\n\
-             batch: {{ max: 50, linger: 5ms }}\n"
+             batch: {{ max: 50, linger: 5ms }}\nshutdown_grace: 30s\n"
         ))
         .unwrap();
         assert_eq!(s.secret.as_deref(), Some(SECRET.as_bytes()));
@@ -479,6 +522,7 @@ mod tests {
         assert_eq!(s.backoff_max, Duration::from_secs(120));
         assert_eq!(s.backoff_jitter, 0.2);
         assert_eq!(s.concurrency, 8);
+        assert_eq!(s.per_host_concurrency, 4);
         assert_eq!(s.queue_capacity, 1000);
         assert_eq!(
             s.voice_url.as_deref(),
@@ -491,6 +535,7 @@ mod tests {
                 linger: Duration::from_millis(5)
             })
         );
+        assert_eq!(s.shutdown_grace, Duration::from_secs(30));
         assert_eq!(s.check(), Ok(()));
         // An empty batch section turns batching on with its defaults.
         let s = parse("batch: {}\n").unwrap();
@@ -548,11 +593,17 @@ mod tests {
             ("backoff:\n  initial: 0ms\n", 2, "webhooks.backoff.initial"),
             ("backoff:\n  jitter: 1.5\n", 2, "webhooks.backoff.jitter"),
             ("concurrency: 0\n", 1, "webhooks.concurrency"),
+            (
+                "per_host_concurrency: 0\n",
+                1,
+                "webhooks.per_host_concurrency",
+            ),
             ("queue_capacity: 0\n", 1, "webhooks.queue_capacity"),
             ("voice_url: ftp://x.example\n", 1, "webhooks.voice_url"),
             ("voice_url: not a url\n", 1, "webhooks.voice_url"),
             ("batch:\n  max: 0\n", 2, "webhooks.batch.max"),
             ("batch:\n  linger: 1m\n", 2, "webhooks.batch.linger"),
+            ("shutdown_grace: 1h\n", 1, "webhooks.shutdown_grace"),
         ] {
             let e = parse(yaml).unwrap_err();
             assert_eq!(

@@ -11,7 +11,8 @@
 //! body, and sending it again will not change that. Anything else (5xx, 408, 429, 3xx, a
 //! timeout, a refused connection) is retried after an exponential, jittered delay, or after
 //! the receiver's `Retry-After`, until `max_attempts`. A retry waits in a timer queue, not in
-//! a sleeping task, so it holds no concurrency slot.
+//! a sleeping task, so it holds no concurrency slot. No receiver holds more than
+//! `per_host_concurrency` of the `concurrency` slots.
 //!
 //! Memory is bounded: at most `queue_capacity` events are held (waiting, in flight, or
 //! waiting for a retry); past that `post` refuses and counts a drop. Nothing is written to
@@ -30,7 +31,7 @@
 //! refused), `gannet_webhook_retries_total{event}`, `gannet_webhook_dropped_total{event,
 //! reason}` (`queue_full`, `shut_down`), the gauge `gannet_webhook_backlog`, and the histogram
 //! `gannet_webhook_latency_seconds{event}` of one attempt (request sent to answer read).
-//! Counts are in events: a batch of 40 delivered adds 40.
+//! Counts are in events: a batch of 40 delivered adds 40. See docs/webhooks.md.
 
 mod attempt;
 mod batch;
@@ -77,7 +78,8 @@ pub enum WebhookError {
     /// `queue_capacity` events are already held.
     #[error("the webhook queue is full")]
     QueueFull,
-    /// [`Webhooks::shutdown`] was called or the stop token cancelled.
+    /// [`Webhooks::shutdown`] was called or the stop token cancelled (and, for a delivery,
+    /// the grace ran out before it ended).
     #[error("the webhook sender is shut down")]
     ShutDown,
     /// Not an absolute `http`/`https` URL with a host.
@@ -145,7 +147,8 @@ pub struct Webhooks {
     handle: Arc<Handle>,
 }
 
-/// What the handles share. When the last one goes, `tx` closes and the dispatcher stops.
+/// What the handles share. When the last one goes, `tx` closes and every task stops (what was
+/// held is abandoned: call [`Webhooks::shutdown`] first).
 struct Handle {
     tx: mpsc::UnboundedSender<Msg>,
     shared: Arc<Shared>,
@@ -164,15 +167,15 @@ pub(crate) struct Shared {
     dropped: AtomicU64,
     /// Woken when the backlog reaches zero (for `shutdown`).
     idle: Notify,
-    /// Cancelled by the caller's token, or by `shutdown` once the grace is over.
+    /// Cancelled when a drain ends (nothing held, or the grace over): every task stops.
     pub(crate) stop: CancellationToken,
     pub(crate) tracker: TaskTracker,
 }
 
 impl Webhooks {
     /// Checks the settings, builds the HTTP client and starts the dispatcher on the current
-    /// tokio runtime. Cancelling `shutdown` stops everything at once (in-flight requests are
-    /// abandoned); [`Webhooks::shutdown`] is the graceful way.
+    /// tokio runtime. Cancelling `shutdown` does what [`Webhooks::shutdown`] does with
+    /// `settings.shutdown_grace`: no new posts, what is held delivered for at most that long.
     pub fn start(
         settings: WebhookSettings,
         shutdown: CancellationToken,
@@ -193,11 +196,25 @@ impl Webhooks {
             retries: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             idle: Notify::new(),
-            stop: shutdown.child_token(),
+            stop: CancellationToken::new(),
             tracker: TaskTracker::new(),
         });
         let dispatcher = Dispatcher::new(Arc::clone(&shared), rx);
         runtime.spawn(shared.tracker.track_future(dispatcher.run()));
+        // The caller's token starts the same drain as `shutdown`. The watcher holds the
+        // channel weakly, so dropping every handle still ends the dispatcher; it is not
+        // tracked, since `shutdown` waits for the tracked tasks.
+        let watcher = (Arc::clone(&shared), tx.downgrade());
+        runtime.spawn(async move {
+            let (shared, tx) = watcher;
+            tokio::select! {
+                () = shutdown.cancelled() => {
+                    let grace = shared.settings.shutdown_grace;
+                    drain(&shared, tx.upgrade().as_ref(), grace).await;
+                }
+                () = shared.stop.cancelled() => {}
+            }
+        });
         Ok(Webhooks {
             handle: Arc::new(Handle { tx, shared }),
         })
@@ -247,25 +264,8 @@ impl Webhooks {
     /// returns when every task has ended. What was abandoned stays in `stats().queued`;
     /// its `post_and_wait` callers get [`WebhookError::ShutDown`].
     pub async fn shutdown(&self, grace: Duration) {
+        drain(&self.handle.shared, Some(&self.handle.tx), grace).await;
         let shared = &self.handle.shared;
-        shared.closed.store(true, Ordering::SeqCst);
-        // Open batches go out now rather than after their linger.
-        let _ = self.handle.tx.send(Msg::Flush);
-        let deadline = tokio::time::Instant::now() + grace;
-        loop {
-            let idle = shared.idle.notified();
-            tokio::pin!(idle);
-            idle.as_mut().enable();
-            if shared.backlog.load(Ordering::SeqCst) == 0 {
-                break;
-            }
-            tokio::select! {
-                () = idle => {}
-                () = tokio::time::sleep_until(deadline) => break,
-                () = shared.stop.cancelled() => break,
-            }
-        }
-        shared.stop.cancel();
         shared.tracker.close();
         shared.tracker.wait().await;
     }
@@ -323,21 +323,20 @@ impl Shared {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
                 (n < cap).then_some(n + 1)
             });
-        match taken {
-            Ok(n) => {
-                metrics::gauge!(BACKLOG).set((n + 1) as f64);
-                true
-            }
-            Err(_) => false,
+        // Increments and decrements (not `set`) so that racing updates cannot leave a stale
+        // value behind.
+        let ok = taken.is_ok();
+        if ok {
+            metrics::gauge!(BACKLOG).increment(1.0);
         }
+        ok
     }
 
     /// Gives back `n` backlog slots; wakes `shutdown` at zero.
     pub(crate) fn release(&self, n: usize) {
         let before = self.backlog.fetch_sub(n, Ordering::SeqCst);
-        let now = before.saturating_sub(n);
-        metrics::gauge!(BACKLOG).set(now as f64);
-        if now == 0 {
+        metrics::gauge!(BACKLOG).decrement(n as f64);
+        if before == n {
             self.idle.notify_waiters();
         }
     }
@@ -367,6 +366,31 @@ impl Shared {
         tracing::debug!(event, error = %e, "webhook refused");
         self.count_failed(event, 1);
     }
+}
+
+/// Closes to new posts, sends open batches, waits until nothing is held or `grace` has
+/// passed, then stops every task.
+async fn drain(shared: &Shared, tx: Option<&mpsc::UnboundedSender<Msg>>, grace: Duration) {
+    shared.closed.store(true, Ordering::SeqCst);
+    if let Some(tx) = tx {
+        // Open batches go out now rather than after their linger.
+        let _ = tx.send(Msg::Flush);
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    loop {
+        let idle = shared.idle.notified();
+        tokio::pin!(idle);
+        idle.as_mut().enable();
+        if shared.backlog.load(Ordering::SeqCst) == 0 {
+            break;
+        }
+        tokio::select! {
+            () = idle => {}
+            () = tokio::time::sleep_until(deadline) => break,
+            () = shared.stop.cancelled() => break,
+        }
+    }
+    shared.stop.cancel();
 }
 
 /// Parses a webhook URL: absolute, `http` or `https`, with a host.

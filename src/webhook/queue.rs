@@ -5,9 +5,13 @@
 //! A retry is a timer entry, not a sleeping task: it holds no concurrency slot and costs a
 //! heap entry. The loop takes a slot first and only then picks work, so posts wait in the
 //! channel (counted in the backlog, which `post` bounds) rather than in a second queue.
+//!
+//! No receiver may hold more than `per_host_concurrency` slots: a delivery for a host at its
+//! limit is parked behind that host and the next one is looked at, so one receiver that hangs
+//! until every attempt times out slows only its own callbacks.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -116,18 +120,37 @@ impl Ord for Timer {
     }
 }
 
-/// A retry sent back by an attempt task.
-pub(crate) struct Retry {
-    due: Instant,
-    job: Job,
+/// What an attempt task tells the dispatcher when its request is over: the host has a slot
+/// free again, and maybe a retry to schedule.
+pub(crate) struct Back {
+    host: Host,
+    retry: Option<(Instant, Job)>,
+}
+
+/// A receiver, as the connection pool sees one: host and port.
+pub(crate) type Host = (String, u16);
+
+fn host_of(url: &Url) -> Host {
+    (
+        url.host_str().unwrap_or("").to_owned(),
+        url.port_or_known_default().unwrap_or(0),
+    )
+}
+
+/// Attempts in flight to one host, and deliveries parked until one ends.
+#[derive(Default)]
+struct HostSlots {
+    in_flight: usize,
+    parked: VecDeque<Job>,
 }
 
 pub(crate) struct Dispatcher {
     shared: Arc<Shared>,
     rx: mpsc::UnboundedReceiver<Msg>,
-    retry_tx: mpsc::UnboundedSender<Retry>,
-    retry_rx: mpsc::UnboundedReceiver<Retry>,
+    back_tx: mpsc::UnboundedSender<Back>,
+    back_rx: mpsc::UnboundedReceiver<Back>,
     timers: BinaryHeap<Timer>,
+    hosts: HashMap<Host, HostSlots>,
     seq: u64,
     /// Deliveries runnable now (batches sealed together by a flush).
     ready: VecDeque<Job>,
@@ -137,15 +160,16 @@ pub(crate) struct Dispatcher {
 
 impl Dispatcher {
     pub(crate) fn new(shared: Arc<Shared>, rx: mpsc::UnboundedReceiver<Msg>) -> Dispatcher {
-        let (retry_tx, retry_rx) = mpsc::unbounded_channel();
+        let (back_tx, back_rx) = mpsc::unbounded_channel();
         let batches = shared.settings.batch.map(Batches::new);
         let permits = Arc::new(Semaphore::new(shared.settings.concurrency));
         Dispatcher {
             shared,
             rx,
-            retry_tx,
-            retry_rx,
+            back_tx,
+            back_rx,
             timers: BinaryHeap::new(),
+            hosts: HashMap::new(),
             seq: 0,
             ready: VecDeque::new(),
             batches,
@@ -170,28 +194,37 @@ impl Dispatcher {
                 () = stop.cancelled() => break,
                 job = self.next_job() => job,
             };
-            let Some(job) = job else { break };
+            let Some((job, host)) = job else { break };
             let shared = Arc::clone(&self.shared);
-            let retry_tx = self.retry_tx.clone();
+            let back_tx = self.back_tx.clone();
             self.shared
                 .tracker
-                .spawn(run_attempt(shared, job, permit, retry_tx));
+                .spawn(run_attempt(shared, job, host, permit, back_tx));
         }
+        // Every handle gone, or a drain over: the attempts in flight stop too.
+        self.shared.stop.cancel();
         tracing::debug!(held = self.timers.len(), "webhook dispatcher stopped");
     }
 
-    /// The next delivery to run: sealed batches first, then due timers, then new posts;
-    /// waits for whichever comes. `None` when every handle is gone.
-    async fn next_job(&mut self) -> Option<Job> {
+    /// The next delivery to run and its host, whose slot it now holds: sealed or unparked
+    /// deliveries first, then due timers, then new posts; waits for whichever comes. `None`
+    /// when every handle is gone.
+    async fn next_job(&mut self) -> Option<(Job, Host)> {
         loop {
-            while let Ok(r) = self.retry_rx.try_recv() {
-                self.push_timer(r.due, TimerKind::Retry(r.job));
+            while let Ok(back) = self.back_rx.try_recv() {
+                self.came_back(back);
             }
             if let Some(job) = self.ready.pop_front() {
-                return Some(job);
+                if let Some(run) = self.take_slot(job) {
+                    return Some(run);
+                }
+                continue;
             }
             if let Some(job) = self.pop_due(Instant::now()) {
-                return Some(job);
+                if let Some(run) = self.take_slot(job) {
+                    return Some(run);
+                }
+                continue;
             }
             let next_due = self.timers.peek().map(|t| t.due);
             let wait = async move {
@@ -202,10 +235,10 @@ impl Dispatcher {
             };
             tokio::select! {
                 biased;
-                Some(r) = self.retry_rx.recv() => self.push_timer(r.due, TimerKind::Retry(r.job)),
+                Some(back) = self.back_rx.recv() => self.came_back(back),
                 () = wait => {}
                 msg = self.rx.recv() => match msg? {
-                    Msg::Job(job) => return Some(job),
+                    Msg::Job(job) => self.ready.push_back(job),
                     Msg::Event { url, event, event_value, body } => {
                         let now = Instant::now();
                         match self.batches.as_mut() {
@@ -217,14 +250,12 @@ impl Dispatcher {
                                         generation: linger.generation,
                                     });
                                 }
-                                if let Some(job) = added.full {
-                                    return Some(job);
-                                }
+                                self.ready.extend(added.full);
                             }
                             // Not sent by the handle without batch settings.
-                            None => {
-                                return Some(Job::new(url, event, event_value, body, 1, None));
-                            }
+                            None => self
+                                .ready
+                                .push_back(Job::new(url, event, event_value, body, 1, None)),
                         }
                     }
                     Msg::Flush => {
@@ -234,6 +265,38 @@ impl Dispatcher {
                     }
                 },
             }
+        }
+    }
+
+    /// Takes a slot of the job's host, or parks the job behind the host when it has none.
+    fn take_slot(&mut self, job: Job) -> Option<(Job, Host)> {
+        let host = host_of(&job.url);
+        let settings = &self.shared.settings;
+        let limit = settings.per_host_concurrency.min(settings.concurrency);
+        let slots = self.hosts.entry(host.clone()).or_default();
+        if slots.in_flight < limit {
+            slots.in_flight += 1;
+            Some((job, host))
+        } else {
+            slots.parked.push_back(job);
+            None
+        }
+    }
+
+    /// An attempt ended: its host's slot is free (the oldest parked delivery of that host is
+    /// runnable again), and its retry, if any, is timed.
+    fn came_back(&mut self, back: Back) {
+        if let Some(slots) = self.hosts.get_mut(&back.host) {
+            slots.in_flight = slots.in_flight.saturating_sub(1);
+            if let Some(job) = slots.parked.pop_front() {
+                self.ready.push_back(job);
+            }
+            if slots.in_flight == 0 && slots.parked.is_empty() {
+                self.hosts.remove(&back.host);
+            }
+        }
+        if let Some((due, job)) = back.retry {
+            self.push_timer(due, TimerKind::Retry(job));
         }
     }
 
@@ -270,8 +333,9 @@ impl Dispatcher {
 async fn run_attempt(
     shared: Arc<Shared>,
     mut job: Job,
+    host: Host,
     permit: OwnedSemaphorePermit,
-    retry_tx: mpsc::UnboundedSender<Retry>,
+    back_tx: mpsc::UnboundedSender<Back>,
 ) {
     let started = Instant::now();
     let verdict = tokio::select! {
@@ -281,6 +345,7 @@ async fn run_attempt(
         v = attempt::send(&shared, &job) => v,
     };
     drop(permit);
+    let mut back = Back { host, retry: None };
     let elapsed = started.elapsed();
     metrics::histogram!(super::LATENCY_SECONDS, "event" => job.event).record(elapsed);
     job.attempts += 1;
@@ -310,9 +375,7 @@ async fn run_attempt(
                 "webhook attempt failed; retrying"
             );
             shared.count_retry(job.event, job.count);
-            let due = Instant::now() + delay;
-            // Fails only when the dispatcher has stopped: the job is dropped with it.
-            let _ = retry_tx.send(Retry { due, job });
+            back.retry = Some((Instant::now() + delay, job));
         }
         Verdict::Retry { error, .. } => {
             let attempts = job.attempts;
@@ -326,6 +389,8 @@ async fn run_attempt(
             );
         }
     }
+    // Fails only when the dispatcher has stopped: a retry is dropped with it.
+    let _ = back_tx.send(back);
 }
 
 /// A delivery's end: counted, logged at debug, its waiter answered, its slots released.
