@@ -152,7 +152,7 @@ pub(crate) struct Dispatcher {
     timers: BinaryHeap<Timer>,
     hosts: HashMap<Host, HostSlots>,
     seq: u64,
-    /// Deliveries runnable now (batches sealed together by a flush).
+    /// Deliveries runnable once their host has a slot: new posts, sealed batches, unparked.
     ready: VecDeque<Job>,
     batches: Option<Batches>,
     permits: Arc<Semaphore>,
