@@ -166,8 +166,27 @@ async fn receive(State(c): State<Arc<Counts>>, headers: HeaderMap, body: Bytes) 
             }
         }
     }
-    let status = json_str(&body, b"status");
-    let lag = json_str(&body, b"client_ref")
+    // A batch (the gateway's `webhooks.batch` mode) is a JSON array of event bodies: each
+    // event counts.
+    if body.first() == Some(&b'[') {
+        let events: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap_or_default();
+        c.received
+            .fetch_add((events.len() as u64).saturating_sub(1), Relaxed);
+        for e in events {
+            if let Ok(one) = serde_json::to_vec(&e) {
+                tally_event(&c, &one, now);
+            }
+        }
+    } else {
+        tally_event(&c, &body, now);
+    }
+    StatusCode::NO_CONTENT
+}
+
+/// Counts one event's status and request-to-callback lag.
+fn tally_event(c: &Counts, body: &[u8], now: u64) {
+    let status = json_str(body, b"status");
+    let lag = json_str(body, b"client_ref")
         .and_then(|r| r.strip_prefix(b"lg"))
         .and_then(|d| std::str::from_utf8(d).ok()?.parse::<u64>().ok())
         .map(|sent| now.saturating_sub(sent));
@@ -185,7 +204,6 @@ async fn receive(State(c): State<Arc<Counts>>, headers: HeaderMap, body: Bytes) 
     if let Some(lag) = lag {
         tally.lag.record(lag);
     }
-    StatusCode::NO_CONTENT
 }
 
 /// Whether `header` (`t=<unix>,v1=<hex>[,v1=…]`) signs `body` with `secret`.

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The end-to-end benchmark, in one command: the simulator, the gateway on a fresh store, and
+# `gannet loadgen http`, all on 127.0.0.1, through the scenarios of docs/performance.md. Writes
+# a table to target/e2e/report.md (and each run's JSON next to it).
+#
+#   benches/e2e.sh                 # release build, full scenarios (a few minutes)
+#   benches/e2e.sh --smoke         # debug build, tiny runs: CI keeps the harness working
+#   E2E_DURATION=20s benches/e2e.sh
+#
+# Counts are taken where they happen: submit_sm and receipts at the simulator, callbacks at
+# the load tool's receiver, CPU and peak RSS of the gateway from /proc. Nothing is asserted:
+# the figures are reported, compared with the targets by a reader.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SMOKE=0
+[[ "${1:-}" == "--smoke" ]] && SMOKE=1
+
+if [[ $SMOKE == 1 ]]; then
+  PROFILE=debug; DURATION=${E2E_DURATION:-2s}; CONNS=${E2E_CONNECTIONS:-16}; AWAIT=2000
+  cargo build --quiet --locked
+else
+  PROFILE=release; DURATION=${E2E_DURATION:-15s}; CONNS=${E2E_CONNECTIONS:-256}; AWAIT=${E2E_AWAIT:-1000000}
+  cargo build --quiet --locked --release
+fi
+BIN=target/$PROFILE/gannet
+OUT=target/e2e
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/gannet-e2e.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+KEY=bench-key-0000000001
+KEY_SHA=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
+SECRET=bench-webhook-secret-01
+
+# $1: receipt delay of the simulator (e.g. 50ms; 10m keeps messages waiting)
+start_world() {
+  local delay=$1
+  SIM_CTL=$(port); P_MNO=$(port); P_AGG=$(port); API=$(port)
+  cat > "$WORK/sim.yaml" <<EOF
+seed: 1
+control: 127.0.0.1:$SIM_CTL
+personas:
+  - name: bench-mno
+    listen: 127.0.0.1:$P_MNO
+    accounts: [{ system_id: gw, password: pw }]
+    max_binds: 8
+    window: 2048
+    outcomes: [{ prefix: "", delivered: 1, delay: $delay }]
+  - name: bench-agg
+    listen: 127.0.0.1:$P_AGG
+    accounts: [{ system_id: gw, password: pw }]
+    max_binds: 8
+    window: 2048
+    outcomes: [{ prefix: "", delivered: 1, delay: $delay }]
+EOF
+  cat > "$WORK/routes.yaml" <<EOF
+policy: { exploration: 0 }
+defaults:
+  receipt_deadline: { otp: 10m, transactional: 10m, marketing: 10m }
+  validity: { otp: 1h, transactional: 1h, marketing: 1h }
+carriers:
+  bench-mno:
+    kind: direct
+    reaches: ["1", "44", "52", "91", "504"]
+    cost: { "1": 0.004, "44": 0.03, "52": 0.009, "91": 0.002, "504": 0.05 }
+  bench-agg:
+    kind: intermediary
+    reaches: ["1", "44", "52", "91", "504"]
+    cost: { "1": 0.006, "44": 0.035, "52": 0.012, "91": 0.003, "504": 0.055 }
+routes:
+  - { prefix: "1", candidates: { default: [bench-mno, bench-agg] } }
+  - { prefix: "44", candidates: { default: [bench-mno, bench-agg] } }
+  - { prefix: "52", candidates: { default: [bench-mno, bench-agg] } }
+  - { prefix: "91", candidates: { default: [bench-mno, bench-agg] } }
+  - { prefix: "504", candidates: { default: [bench-mno, bench-agg] } }
+EOF
+  cat > "$WORK/gateway.yaml" <<EOF
+api:
+  listen: 127.0.0.1:$API
+  max_batch: 1000
+clients:
+  - { name: bench, key_sha256: $KEY_SHA, rate: { per_second: 10000000, burst: 10000000 } }
+store:
+  path: store
+routes: routes.yaml
+webhooks:
+  secret: $SECRET
+  batch: { max: 100, linger: 5ms }
+  queue_capacity: 2000000
+engine:
+  notify_submitted: false
+carriers:
+  - { name: bench-mno, host: 127.0.0.1, port: $P_MNO, system_id: gw, password: pw, binds: 2, window: 1024, queue_capacity: 2000000 }
+  - { name: bench-agg, host: 127.0.0.1, port: $P_AGG, system_id: gw, password: pw, binds: 2, window: 1024, queue_capacity: 2000000 }
+EOF
+  rm -rf "$WORK/store"
+  "$BIN" sim --config "$WORK/sim.yaml" --log warn > "$WORK/sim.log" 2>&1 &
+  SIM_PID=$!; PIDS+=("$SIM_PID")
+  for _ in $(seq 100); do curl -sf "127.0.0.1:$SIM_CTL/personas" >/dev/null && break; sleep 0.1; done
+  "$BIN" serve --config "$WORK/gateway.yaml" --log warn > "$WORK/gateway.log" 2>&1 &
+  GW_PID=$!; PIDS+=("$GW_PID")
+  for _ in $(seq 200); do curl -sf "127.0.0.1:$API/readyz" >/dev/null && break; sleep 0.1; done
+}
+
+stop_world() {
+  kill -TERM "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true
+  kill -TERM "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true
+}
+
+# $1: name; rest: loadgen options
+run() {
+  local name=$1; shift
+  echo "== $name" >&2
+  "$BIN" loadgen http --url "http://127.0.0.1:$API" --api-key "$KEY" \
+    --sim-control "http://127.0.0.1:$SIM_CTL" --gateway-pid "$GW_PID" --json "$@" \
+    > "$OUT/$name.json" 2> "$OUT/$name.log" || {
+      echo "   failed: see $OUT/$name.log; the gateway's log ends:" >&2
+      tail -5 "$WORK/gateway.log" >&2
+      return 0
+    }
+  jq -r --arg n "$name" '[$n,
+      (.accepted_per_s | floor),
+      (.carriers.submit_sm_per_s // 0 | floor),
+      (.carriers.receipts_per_s // 0 | floor),
+      (.callbacks.per_s // 0 | floor),
+      ((.latency.p50_us // 0) / 1000 * 10 | floor / 10),
+      ((.latency.p99_us // 0) / 1000 * 10 | floor / 10),
+      ((.gateway.cpu_us_per_msg // 0) * 10 | floor / 10),
+      ((.gateway.peak_rss_kib // 0) / 1024 | floor)] | @tsv' \
+    "$OUT/$name.json" >> "$WORK/rows.tsv" 2>/dev/null || true
+}
+
+: > "$WORK/rows.tsv"
+start_world 50ms
+run receipts-webhooks --connections "$CONNS" --duration "$DURATION" --callbacks --webhook-secret "$SECRET" --drain-wait 10s
+run batch-100 --connections 32 --batch 100 --duration "$DURATION" --drain-wait 10s
+MAX=$(jq -r '.accepted_per_s | floor' "$OUT/receipts-webhooks.json" 2>/dev/null || echo 0)
+HALF=$(( MAX / 2 )); [[ $HALF -lt 10 ]] && HALF=10
+run "open-loop-$HALF" --connections "$CONNS" --rate "$HALF" --duration "$DURATION" --callbacks --webhook-secret "$SECRET" --drain-wait 10s
+stop_world
+
+# Messages waiting for receipts: the simulator holds every receipt for 10 minutes.
+start_world 10m
+run "await-$AWAIT" --connections 32 --batch 100 --count "$AWAIT" --drain-wait 30s
+stop_world
+
+{
+  echo "# Gannet end-to-end benchmark"
+  echo
+  echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $PROFILE build, load average at start $(cut -d' ' -f1 /proc/loadavg)"
+  echo
+  echo "| scenario | accepted/s | submit_sm/s at the SMSC | receipts/s | callbacks/s | p50 ms | p99 ms | gateway CPU µs/msg | gateway peak RSS MiB |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1,$2,$3,$4,$5,$6,$7,$8,$9}' "$WORK/rows.tsv"
+} > "$OUT/report.md"
+cat "$OUT/report.md"
