@@ -45,6 +45,7 @@ fn message(seq: u64) -> Message {
         idempotency_key: None,
         dlt: None,
         transliterate: false,
+        receipt: true,
         number_type: NumberType::Mobile,
         channel: Channel::Sms,
         encoding: Encoding::Gsm7,

@@ -192,6 +192,7 @@ fn message(seq: u32, class: MessageClass, validity: Duration) -> Message {
         idempotency_key: None,
         dlt: None,
         transliterate: false,
+        receipt: true,
         number_type: NumberType::Mobile,
         channel: Channel::Sms,
         encoding: Encoding::Gsm7,
@@ -233,7 +234,7 @@ impl World {
                 })
                 .unwrap();
             let s = v["status"].as_str().unwrap_or("");
-            if matches!(s, "delivered" | "failed" | "expired" | "rejected") {
+            if matches!(s, "delivered" | "failed" | "expired" | "rejected" | "sent") {
                 out.push(v);
             }
         }
@@ -602,5 +603,31 @@ async fn voice_after_sms_is_exhausted() {
         ]
     );
     assert_eq!(w.engine.stats().voice, 1);
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn no_receipt_asked_ends_sent_at_the_carriers_acceptance() {
+    let mut w = world(Setup {
+        mno: "    outcomes: [{ prefix: \"\", undeliverable: 1, delay: 10ms }]\n",
+        ..Setup::default()
+    })
+    .await;
+    let mut m = message(9, MessageClass::Marketing, Duration::from_secs(60));
+    m.receipt = false;
+    let id = w.send(m).await;
+    let f = w.finals(1, Duration::from_secs(10)).await.remove(0);
+    assert_eq!(
+        (f["status"].as_str(), f["carrier"].as_str()),
+        (Some("sent"), Some("mno"))
+    );
+    let a = w.store.attempts(id).unwrap();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].outcome, AttemptOutcome::Submitted);
+    assert_eq!(w.store.get(id).unwrap().unwrap().state, MessageState::Sent);
+    // Asked for none: the carrier's failure report is not sent, so nothing fails over.
+    let received = w.sim.received("mno").unwrap();
+    assert_eq!(received.len(), 1);
+    assert_eq!(w.engine.stats().sent, 1);
     w.stop().await;
 }

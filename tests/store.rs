@@ -30,6 +30,7 @@ fn message(seq: u64, client: &str) -> Message {
         idempotency_key: None,
         dlt: None,
         transliterate: false,
+        receipt: true,
         number_type: NumberType::Mobile,
         channel: Channel::Sms,
         encoding: Encoding::Gsm7,

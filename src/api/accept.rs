@@ -414,6 +414,7 @@ fn prepare(
         idempotency_key: raw.idempotency_key,
         dlt: raw.dlt,
         transliterate: raw.transliterate,
+        receipt: raw.receipt,
         number_type: number.number_type(),
         channel: admitted.channel,
         encoding: analysis.encoding,
@@ -454,6 +455,7 @@ fn fingerprint(raw: &RawMessage, e164: &str) -> [u8; 32] {
     field(8, Some(if raw.transliterate { "1" } else { "0" }));
     field(9, raw.dlt.as_ref().map(|d| d.entity_id.as_str()));
     field(10, raw.dlt.as_ref().map(|d| d.template_id.as_str()));
+    field(11, Some(if raw.receipt { "1" } else { "0" }));
     h.finalize().into()
 }
 

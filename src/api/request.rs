@@ -28,10 +28,11 @@ pub struct RawMessage {
     pub client_ref: Option<String>,
     pub idempotency_key: Option<String>,
     pub transliterate: bool,
+    pub receipt: bool,
     pub dlt: Option<Dlt>,
 }
 
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "to",
     "from",
     "text",
@@ -41,6 +42,7 @@ const FIELDS: [&str; 10] = [
     "client_ref",
     "idempotency_key",
     "transliterate",
+    "receipt",
     "dlt",
 ];
 
@@ -130,6 +132,7 @@ pub fn decode_message(value: &Value, prefix: &str) -> Result<RawMessage, FieldEr
         client_ref: optional(obj, "client_ref", prefix)?,
         idempotency_key: optional(obj, "idempotency_key", prefix)?,
         transliterate: optional(obj, "transliterate", prefix)?.unwrap_or(false),
+        receipt: optional(obj, "receipt", prefix)?.unwrap_or(true),
         dlt: optional::<DltFields>(obj, "dlt", prefix)?.map(|d| Dlt {
             entity_id: d.entity_id,
             template_id: d.template_id,

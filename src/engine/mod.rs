@@ -126,6 +126,7 @@ struct Counters {
     failed: AtomicU64,
     expired: AtomicU64,
     rejected: AtomicU64,
+    sent: AtomicU64,
     failovers: AtomicU64,
     voice: AtomicU64,
     possible_duplicates: AtomicU64,
@@ -147,6 +148,8 @@ pub struct EngineStats {
     pub failed: u64,
     pub expired: u64,
     pub rejected: u64,
+    /// Messages that asked for no receipt, ended when the carrier accepted them.
+    pub sent: u64,
     /// Attempts after the first.
     pub failovers: u64,
     /// Messages handed to the voice channel.
@@ -229,6 +232,7 @@ impl EngineHandle {
             failed: l(&c.failed),
             expired: l(&c.expired),
             rejected: l(&c.rejected),
+            sent: l(&c.sent),
             failovers: l(&c.failovers),
             voice: l(&c.voice),
             possible_duplicates: l(&c.possible_duplicates),
@@ -327,6 +331,8 @@ struct Live {
 #[derive(Debug)]
 struct Flight {
     class: MessageClass,
+    /// A receipt was asked for.
+    receipt: bool,
     to: Box<str>,
     valid_until_ms: u64,
     callback: Option<Arc<str>>,
@@ -617,6 +623,12 @@ impl Engine {
             self.after_ambiguous(id, class, "no answer before restart".into());
             return;
         }
+        if !msg.receipt {
+            let id = msg.id;
+            self.take_parked(&msg, &attempts);
+            self.finish(id, MessageState::Sent, None, Vec::new());
+            return;
+        }
         // Waiting for a receipt: track it again.
         let table = self.table.clone();
         let (prefix, deadline) = match table.lookup(msg.to.trim_start_matches('+').as_bytes()) {
@@ -696,6 +708,7 @@ impl Engine {
             msg.id,
             Flight {
                 class: msg.class,
+                receipt: msg.receipt,
                 to: msg.to.as_str().into(),
                 valid_until_ms: msg.valid_until_ms,
                 callback,
@@ -1070,6 +1083,7 @@ impl Engine {
         let Some(f) = self.flights.get_mut(&id) else {
             return;
         };
+        let receipt = f.receipt;
         let Some(live) = f.live.as_mut().filter(|l| l.token == token) else {
             return;
         };
@@ -1081,7 +1095,7 @@ impl Engine {
         let result = match outcome {
             SegmentOutcome::Accepted { message_id } => {
                 live.accepted += 1;
-                if let Some(cref) = live.carrier_ref {
+                if let Some(cref) = live.carrier_ref.filter(|_| receipt) {
                     let mref = MessageRef {
                         id: u128::from(token),
                         part: segment,
@@ -1166,6 +1180,22 @@ impl Engine {
             live.submitted = true;
             let carrier = live.carrier.clone();
             self.counters.submitted.fetch_add(1, Ordering::Relaxed);
+            if !f.receipt {
+                // No receipt asked for: the carrier's acceptance is the last word.
+                self.finish(
+                    id,
+                    MessageState::Sent,
+                    None,
+                    vec![Write::Outcome {
+                        id,
+                        n,
+                        outcome: AttemptOutcome::Submitted,
+                        error: None,
+                        at_ms: now,
+                    }],
+                );
+                return;
+            }
             self.nowait.push(Write::State {
                 id,
                 state: MessageState::Submitted,
@@ -1588,6 +1618,7 @@ impl Engine {
             MessageState::Delivered => &self.counters.delivered,
             MessageState::Failed => &self.counters.failed,
             MessageState::Expired => &self.counters.expired,
+            MessageState::Sent => &self.counters.sent,
             _ => &self.counters.rejected,
         };
         counter.fetch_add(1, Ordering::Relaxed);

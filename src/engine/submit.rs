@@ -50,7 +50,7 @@ pub fn build(
             source_addr: source.clone(),
             destination_addr: destination.clone(),
             esm_class: seg.esm_class,
-            registered_delivery: RECEIPT_FINAL,
+            registered_delivery: if msg.receipt { RECEIPT_FINAL } else { 0 },
             data_coding: seg.data_coding,
             validity_period: validity.clone(),
             ..SubmitSm::default()

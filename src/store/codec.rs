@@ -46,6 +46,7 @@ fn state_code(s: MessageState) -> u8 {
         MessageState::Failed => 5,
         MessageState::Expired => 6,
         MessageState::Rejected => 7,
+        MessageState::Sent => 8,
     }
 }
 
@@ -351,7 +352,8 @@ pub fn encode_message(m: &Message) -> Vec<u8> {
     o.u8(encoding_code(m.encoding));
     o.u8(number_type_code(m.number_type));
     o.u8(channel_code(m.channel));
-    o.u8(u8::from(m.transliterate));
+    // Option bits: 1 transliterate, 2 no receipt.
+    o.u8(u8::from(m.transliterate) | if m.receipt { 0 } else { 2 });
     o.u16(m.segments);
     o.u64(m.accepted_at_ms);
     o.u64(m.updated_at_ms);
@@ -383,7 +385,15 @@ pub fn decode_message(id: MessageId, bytes: &[u8]) -> Result<Message, CodecError
     let encoding = encoding_of(i.u8()?)?;
     let number_type = number_type_of(i.u8()?)?;
     let channel = channel_of(i.u8()?)?;
-    let transliterate = i.flag()?;
+    let options = i.u8()?;
+    if options & !3 != 0 {
+        return Err(CodecError::UnknownCode {
+            what: "message options",
+            code: options,
+        });
+    }
+    let transliterate = options & 1 != 0;
+    let receipt = options & 2 == 0;
     let segments = i.u16()?;
     let accepted_at_ms = i.u64()?;
     let updated_at_ms = i.u64()?;
@@ -418,6 +428,7 @@ pub fn decode_message(id: MessageId, bytes: &[u8]) -> Result<Message, CodecError
         idempotency_key,
         dlt,
         transliterate,
+        receipt,
         number_type,
         channel,
         encoding,
@@ -550,6 +561,7 @@ mod tests {
                 template_id: "1207".into(),
             }),
             transliterate: true,
+            receipt: true,
             number_type: NumberType::Mobile,
             channel: Channel::Sms,
             encoding: Encoding::Ucs2,

@@ -77,10 +77,13 @@ pub enum MessageState {
     Expired,
     /// Refused for good after acceptance (policy, every route refused it).
     Rejected,
+    /// Accepted by the carrier, no receipt asked for (`"receipt": false`): as far as the
+    /// gateway will ever know.
+    Sent,
 }
 
 impl MessageState {
-    pub const ALL: [MessageState; 7] = [
+    pub const ALL: [MessageState; 8] = [
         MessageState::Accepted,
         MessageState::Queued,
         MessageState::Submitted,
@@ -88,6 +91,7 @@ impl MessageState {
         MessageState::Failed,
         MessageState::Expired,
         MessageState::Rejected,
+        MessageState::Sent,
     ];
 
     #[must_use]
@@ -98,6 +102,7 @@ impl MessageState {
                 | MessageState::Failed
                 | MessageState::Expired
                 | MessageState::Rejected
+                | MessageState::Sent
         )
     }
 
@@ -111,6 +116,7 @@ impl MessageState {
             MessageState::Failed => "failed",
             MessageState::Expired => "expired",
             MessageState::Rejected => "rejected",
+            MessageState::Sent => "sent",
         }
     }
 }
@@ -169,6 +175,9 @@ pub struct Message {
     pub dlt: Option<Dlt>,
     /// Whether the client allowed transliteration to keep the text in GSM 7-bit.
     pub transliterate: bool,
+    /// Whether a delivery receipt is asked for (the default). Without one the message ends
+    /// `sent` when the carrier accepts it, and a later failure cannot be seen or failed over.
+    pub receipt: bool,
     pub number_type: NumberType,
     pub channel: Channel,
     pub encoding: Encoding,
