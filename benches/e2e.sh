@@ -115,17 +115,25 @@ stop_world() {
   kill -TERM "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true
 }
 
-# $1: name; rest: loadgen options
+# $1: name; rest: loadgen options. E2E_PERF=name records the gateway with perf during that
+# scenario (target/e2e/<name>.perf.data; `perf report -i ...`).
 run() {
   local name=$1; shift
   echo "== $name" >&2
+  local perf_pid=
+  if [[ "${E2E_PERF:-}" == "$name" ]]; then
+    perf record -F 199 --call-graph dwarf,16384 -p "$GW_PID" -o "$OUT/$name.perf.data" > "$OUT/$name.perf.log" 2>&1 &
+    perf_pid=$!
+  fi
   "$BIN" loadgen http --url "http://127.0.0.1:$API" --api-key "$KEY" \
     --sim-control "http://127.0.0.1:$SIM_CTL" --gateway-pid "$GW_PID" --json "$@" \
     > "$OUT/$name.json" 2> "$OUT/$name.log" || {
       echo "   failed: see $OUT/$name.log; the gateway's log ends:" >&2
       tail -5 "$WORK/gateway.log" >&2
+      [[ -n $perf_pid ]] && kill -INT "$perf_pid" && wait "$perf_pid"
       return 0
     }
+  if [[ -n $perf_pid ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   jq -r --arg n "$name" '[$n,
       (.accepted_per_s | floor),
       (.carriers.submit_sm_per_s // 0 | floor),
@@ -139,18 +147,22 @@ run() {
 }
 
 : > "$WORK/rows.tsv"
+ONLY=${E2E_ONLY:-all}
+want() { [[ $ONLY == all || ,$ONLY, == *,$1,* ]]; }
 start_world 50ms
-run receipts-webhooks --connections "$CONNS" --duration "$DURATION" --callbacks --webhook-secret "$SECRET" --drain-wait 10s
-run batch-100 --connections 32 --batch 100 --duration "$DURATION" --drain-wait 10s
+want receipts-webhooks && run receipts-webhooks --connections "$CONNS" --duration "$DURATION" --callbacks --webhook-secret "$SECRET" --drain-wait 10s
+want batch-100 && run batch-100 --connections 32 --batch 100 --duration "$DURATION" --drain-wait 10s
 MAX=$(jq -r '.accepted_per_s | floor' "$OUT/receipts-webhooks.json" 2>/dev/null || echo 0)
 HALF=$(( MAX / 2 )); [[ $HALF -lt 10 ]] && HALF=10
-run "open-loop-$HALF" --connections "$CONNS" --rate "$HALF" --duration "$DURATION" --callbacks --webhook-secret "$SECRET" --drain-wait 10s
+want open-loop && run "open-loop-$HALF" --connections "$CONNS" --rate "$HALF" --duration "$DURATION" --callbacks --webhook-secret "$SECRET" --drain-wait 10s
 stop_world
 
 # Messages waiting for receipts: the simulator holds every receipt for 10 minutes.
-start_world 10m
-run "await-$AWAIT" --connections 32 --batch 100 --count "$AWAIT" --drain-wait 30s
-stop_world
+if want await; then
+  start_world 10m
+  run "await-$AWAIT" --connections 32 --batch 100 --count "$AWAIT" --drain-wait 30s
+  stop_world
+fi
 
 {
   echo "# Gannet end-to-end benchmark"

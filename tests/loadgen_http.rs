@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gannet::api::{self, ApiSettings, ApiState, ClientSettings, Dispatch, Rate, hash_api_key};
+use gannet::api::{self, ApiSettings, ApiState, ClientSettings, Dispatch, Rate};
 use gannet::loadgen::http::callbacks::{SIGNATURE_HEADER, sign};
 use gannet::loadgen::{HttpLoadArgs, HttpLoadReport, run_http};
 use gannet::sim::{SimConfig, SimHandle};
@@ -35,20 +35,12 @@ const KEY: &str = "loadgen-test-key";
 const SECRET: &str = "whsec-test";
 
 fn client(name: &str, key: &str) -> ClientSettings {
-    let hex = hash_api_key(key);
-    let mut hash = [0u8; 32];
-    for (i, b) in hash.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
-    }
-    ClientSettings {
-        name: name.into(),
-        key_sha256: hash,
-        // The limiter is not what these tests measure.
-        rate: Rate {
-            per_second: 1e9,
-            burst: 1_000_000,
-        },
-    }
+    // The limiter is not what these tests measure.
+    let rate = Rate {
+        per_second: 1e9,
+        burst: 1_000_000,
+    };
+    ClientSettings::with_key(name, key, rate)
 }
 
 /// The API on its own thread and runtime, over a store in `dir`.

@@ -377,6 +377,33 @@ pub fn encode_message(m: &Message) -> Vec<u8> {
     o.0
 }
 
+/// Where a V1 message record keeps its state code and its `updated_at_ms`: after the version,
+/// the state, five one-octet codes, the segment count (2) and `accepted_at_ms` (8).
+const STATE_AT: usize = 1;
+const UPDATED_AT: usize = 17;
+const FIXED_HEAD: usize = UPDATED_AT + 8;
+
+/// The state of an encoded message, read without decoding the rest: the writer's fast path
+/// for state changes.
+pub fn message_state(bytes: &[u8]) -> Result<MessageState, CodecError> {
+    if bytes.len() < FIXED_HEAD {
+        return Err(CodecError::Truncated);
+    }
+    if bytes[0] != V1 {
+        return Err(CodecError::UnknownVersion(bytes[0]));
+    }
+    state_of(bytes[STATE_AT])
+}
+
+/// Sets the state and `updated_at_ms` of an encoded message in place (the error is left as
+/// it is). `bytes` must have passed [`message_state`].
+pub fn patch_message_state(bytes: &mut [u8], state: MessageState, at_ms: u64) {
+    if bytes.len() >= FIXED_HEAD {
+        bytes[STATE_AT] = state_code(state);
+        bytes[UPDATED_AT..FIXED_HEAD].copy_from_slice(&at_ms.to_le_bytes());
+    }
+}
+
 pub fn decode_message(id: MessageId, bytes: &[u8]) -> Result<Message, CodecError> {
     let mut i = In(bytes);
     i.version()?;
@@ -571,6 +598,20 @@ mod tests {
             updated_at_ms: 1_700_000_000_500,
             error: None,
         }
+    }
+
+    #[test]
+    fn state_patched_in_place_reads_back() {
+        let m = message();
+        let mut bytes = encode_message(&m);
+        assert_eq!(message_state(&bytes).unwrap(), m.state);
+        patch_message_state(&mut bytes, MessageState::Delivered, 42);
+        let back = decode_message(m.id, &bytes).unwrap();
+        assert_eq!(back.state, MessageState::Delivered);
+        assert_eq!(back.updated_at_ms, 42);
+        assert_eq!(back.text, m.text);
+        assert_eq!(back.error, m.error);
+        assert!(message_state(&bytes[..10]).is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! Why a thread and not a task: the engine's calls block (disk I/O, fsync), and a blocking
 //! call on a runtime worker would stall unrelated requests on a 2-core machine.
 
+use crate::store::MessageState;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
@@ -224,12 +225,30 @@ struct Slot<T> {
     dirty: bool,
 }
 
+/// A message record in a group: decoded when it was accepted in this group or a change needs
+/// its fields (a state with an error), else the encoded bytes, whose state is read and patched
+/// in place: the common state changes cost no decode and no allocation per field.
+enum Rec {
+    Decoded(Box<Message>),
+    Encoded(Vec<u8>),
+}
+
+impl Rec {
+    fn state(&self) -> MessageState {
+        match self {
+            Rec::Decoded(m) => m.state,
+            // Checked when loaded.
+            Rec::Encoded(b) => codec::message_state(b).unwrap_or(MessageState::Accepted),
+        }
+    }
+}
+
 /// The records one group reads and changes. Every key is written at most once per engine
 /// batch (entries of one batch share a sequence number, so two writes of a key in one batch
 /// would not have a defined order).
 struct View<'a> {
     ks: &'a Keyspaces,
-    messages: HashMap<MessageId, Slot<Message>>,
+    messages: HashMap<MessageId, Slot<Rec>>,
     attempts: HashMap<(MessageId, u16), Slot<Attempt>>,
     idempotency: HashMap<Vec<u8>, Slot<IdempotencyRecord>>,
     /// true: insert into the pending index; false: remove.
@@ -287,21 +306,35 @@ impl<'a> View<'a> {
     fn preload_writes(&mut self, writes: &[Write]) -> Result<(), StoreError> {
         for w in writes {
             let id = w.id();
-            if let Entry::Vacant(e) = self.messages.entry(id) {
-                let value = match self.ks.messages.get(id.as_bytes())? {
-                    Some(bytes) => Some(codec::decode_message(id, &bytes).map_err(|source| {
-                        StoreError::Corrupt {
-                            what: "message",
-                            key: id.to_string(),
-                            source,
+            let corrupt = |source| StoreError::Corrupt {
+                what: "message",
+                key: id.to_string(),
+                source,
+            };
+            let needs_fields = matches!(w, Write::State { error: Some(_), .. });
+            match self.messages.entry(id) {
+                Entry::Vacant(e) => {
+                    let value = match self.ks.messages.get(id.as_bytes())? {
+                        Some(bytes) if needs_fields => Some(Rec::Decoded(Box::new(
+                            codec::decode_message(id, &bytes).map_err(corrupt)?,
+                        ))),
+                        Some(bytes) => {
+                            codec::message_state(&bytes).map_err(corrupt)?;
+                            Some(Rec::Encoded(bytes.to_vec()))
                         }
-                    })?),
-                    None => None,
-                };
-                e.insert(Slot {
-                    value,
-                    dirty: false,
-                });
+                        None => None,
+                    };
+                    e.insert(Slot {
+                        value,
+                        dirty: false,
+                    });
+                }
+                Entry::Occupied(mut e) => {
+                    if needs_fields && let Some(Rec::Encoded(bytes)) = &e.get().value {
+                        let m = codec::decode_message(id, bytes).map_err(corrupt)?;
+                        e.get_mut().value = Some(Rec::Decoded(Box::new(m)));
+                    }
+                }
             }
             let n = match w {
                 Write::SegmentResp { n, .. }
@@ -364,7 +397,7 @@ impl<'a> View<'a> {
         self.messages.insert(
             message.id,
             Slot {
-                value: Some(message),
+                value: Some(Rec::Decoded(Box::new(message))),
                 dirty: true,
             },
         );
@@ -386,15 +419,20 @@ impl<'a> View<'a> {
                 error,
                 ..
             } => {
-                if message.state.is_final() {
-                    return WriteOutcome::Ignored {
-                        current: message.state,
-                    };
+                let current = message.state();
+                if current.is_final() {
+                    return WriteOutcome::Ignored { current };
                 }
-                message.state = *state;
-                message.updated_at_ms = *at_ms;
-                if error.is_some() {
-                    message.error.clone_from(error);
+                match message {
+                    Rec::Decoded(m) => {
+                        m.state = *state;
+                        m.updated_at_ms = *at_ms;
+                        if error.is_some() {
+                            m.error.clone_from(error);
+                        }
+                    }
+                    // Loaded decoded by `preload_writes` when there is an error to set.
+                    Rec::Encoded(bytes) => codec::patch_message_state(bytes, *state, *at_ms),
                 }
                 slot.dirty = true;
                 if state.is_final() {
@@ -490,8 +528,14 @@ impl<'a> View<'a> {
     fn commit(self, db: &Database, mode: PersistMode) -> Result<(), StoreError> {
         let mut batch = db.batch().durability(Some(mode));
         for (id, slot) in self.messages {
-            if let (true, Some(m)) = (slot.dirty, &slot.value) {
-                batch.insert(&self.ks.messages, id.as_bytes(), codec::encode_message(m));
+            match (slot.dirty, slot.value) {
+                (true, Some(Rec::Decoded(m))) => {
+                    batch.insert(&self.ks.messages, id.as_bytes(), codec::encode_message(&m));
+                }
+                (true, Some(Rec::Encoded(bytes))) => {
+                    batch.insert(&self.ks.messages, id.as_bytes(), bytes);
+                }
+                _ => {}
             }
         }
         for ((id, n), slot) in self.attempts {
