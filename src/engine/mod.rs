@@ -298,6 +298,7 @@ pub fn start(parts: EngineParts) -> EngineHandle {
         spawned: TaskTracker::new(),
         interned: HashMap::new(),
         countries: HashMap::new(),
+        meters: Meters::default(),
     };
     let resume = parts.resume;
     done.spawn(engine.run(resume, new_rx, parts.pool_events, control_rx, internal_rx));
@@ -383,6 +384,60 @@ struct Engine {
     interned: HashMap<Box<str>, Arc<str>>,
     /// Route prefix → country code, the `country` label of metrics.
     countries: HashMap<PrefixKey, Arc<str>>,
+    /// Metric handles by their labels: registered once, not looked up per message.
+    meters: Meters,
+}
+
+/// Metric handles, created on first use of a label set.
+#[derive(Default)]
+struct Meters {
+    submitted: HashMap<Arc<str>, metrics::Counter>,
+    submit_errors: HashMap<Arc<str>, metrics::Counter>,
+    receipts: HashMap<(Arc<str>, String), metrics::Counter>,
+    latency: HashMap<(Arc<str>, Arc<str>), metrics::Histogram>,
+    finals: HashMap<(MessageState, Arc<str>), metrics::Counter>,
+}
+
+impl Meters {
+    fn submitted(&mut self, carrier: &Arc<str>) -> &metrics::Counter {
+        self.submitted.entry(carrier.clone()).or_insert_with(
+            || metrics::counter!("gannet_submitted_total", "carrier" => carrier.to_string()),
+        )
+    }
+
+    fn submit_errors(&mut self, carrier: &Arc<str>) -> &metrics::Counter {
+        self.submit_errors.entry(carrier.clone()).or_insert_with(
+            || metrics::counter!("gannet_submit_errors_total", "carrier" => carrier.to_string()),
+        )
+    }
+
+    fn receipt(&mut self, carrier: &Arc<str>, status: &str) -> &metrics::Counter {
+        // Carriers send few distinct states; an unbounded variety is folded into one label.
+        let key = (carrier.clone(), status.to_string());
+        let other = self.receipts.len() >= 256 && !self.receipts.contains_key(&key);
+        let key = if other {
+            (carrier.clone(), "OTHER".to_string())
+        } else {
+            key
+        };
+        self.receipts.entry(key).or_insert_with_key(|(c, s)| {
+            metrics::counter!("gannet_receipts_total", "carrier" => c.to_string(), "status" => s.clone())
+        })
+    }
+
+    fn latency(&mut self, carrier: &Arc<str>, country: &Arc<str>) -> &metrics::Histogram {
+        self.latency
+            .entry((carrier.clone(), country.clone()))
+            .or_insert_with(|| {
+                metrics::histogram!("gannet_receipt_latency_seconds", "carrier" => carrier.to_string(), "country" => country.to_string())
+            })
+    }
+
+    fn finals(&mut self, state: MessageState, country: &Arc<str>) -> &metrics::Counter {
+        self.finals.entry((state, country.clone())).or_insert_with(|| {
+            metrics::counter!("gannet_messages_final_total", "state" => state.as_str(), "country" => country.to_string())
+        })
+    }
 }
 
 /// The JSON of a status webhook.
@@ -1120,8 +1175,7 @@ impl Engine {
                     status: 0,
                     at_ms: now,
                 });
-                metrics::counter!("gannet_submitted_total", "carrier" => carrier.to_string())
-                    .increment(1);
+                self.meters.submitted(&carrier).increment(1);
                 Some(SubmitResult::Ok)
             }
             SegmentOutcome::Failed { status, class } => {
@@ -1134,8 +1188,7 @@ impl Engine {
                     status: status.0,
                     at_ms: now,
                 });
-                metrics::counter!("gannet_submit_errors_total", "carrier" => carrier.to_string())
-                    .increment(1);
+                self.meters.submit_errors(&carrier).increment(1);
                 Some(match class {
                     StatusClass::Throttled => SubmitResult::Throttled,
                     StatusClass::Temporary => SubmitResult::Temporary,
@@ -1343,8 +1396,7 @@ impl Engine {
             return;
         };
         let now = self.now_ms();
-        metrics::counter!("gannet_receipts_total", "carrier" => carrier.to_string(), "status" => fields.status.clone())
-            .increment(1);
+        self.meters.receipt(carrier, &fields.status).increment(1);
         match self
             .tracker
             .on_receipt(cref, &fields.id, fields.state, fields.error, to_time(now))
@@ -1398,7 +1450,8 @@ impl Engine {
             self.health_dirty = true;
             if delivered {
                 let country = self.country(Some(p));
-                metrics::histogram!("gannet_receipt_latency_seconds", "carrier" => c.to_string(), "country" => country.to_string())
+                self.meters
+                    .latency(c, &country)
                     .record(latency.as_secs_f64());
             }
         }
@@ -1623,7 +1676,7 @@ impl Engine {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         let country = self.country(f.prefix);
-        metrics::counter!("gannet_messages_final_total", "state" => state.as_str(), "country" => country.to_string()).increment(1);
+        self.meters.finals(state, &country).increment(1);
         // Tokens of this message (the live one; older ones map here too).
         if let Some(l) = &f.live {
             self.tokens.remove(&l.token);
