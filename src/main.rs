@@ -4,6 +4,11 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc instead of the system allocator: per-thread free lists, no global consolidation
+/// (docs/performance.md has the measurement).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]

@@ -284,7 +284,7 @@ pub fn start(parts: EngineParts) -> EngineHandle {
         snapshot: HealthSnapshot::default(),
         published: health,
         health_dirty: true,
-        flights: HashMap::new(),
+        flights: Flights::default(),
         tokens: HashMap::new(),
         next_token: 1,
         timers: BinaryHeap::new(),
@@ -348,6 +348,61 @@ struct Flight {
     prefix: Option<PrefixKey>,
 }
 
+/// The messages in flight: a slab of flights and an index by id. A hash map of whole flights
+/// would keep up to twice their number of slots at the size of a flight; here the index holds
+/// four-byte slot numbers and the slab grows by what is in use (docs/performance.md).
+#[derive(Default)]
+struct Flights {
+    index: HashMap<MessageId, u32>,
+    slots: Vec<Option<Flight>>,
+    free: Vec<u32>,
+}
+
+impl Flights {
+    fn get(&self, id: &MessageId) -> Option<&Flight> {
+        let i = *self.index.get(id)?;
+        self.slots.get(i as usize)?.as_ref()
+    }
+
+    fn get_mut(&mut self, id: &MessageId) -> Option<&mut Flight> {
+        let i = *self.index.get(id)?;
+        self.slots.get_mut(i as usize)?.as_mut()
+    }
+
+    fn contains_key(&self, id: &MessageId) -> bool {
+        self.index.contains_key(id)
+    }
+
+    fn insert(&mut self, id: MessageId, flight: Flight) {
+        if let Some(f) = self.get_mut(&id) {
+            *f = flight;
+            return;
+        }
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(flight);
+                i
+            }
+            None => {
+                self.slots.push(Some(flight));
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.index.insert(id, i);
+    }
+
+    fn remove(&mut self, id: &MessageId) -> Option<Flight> {
+        let i = self.index.remove(id)?;
+        let f = self.slots.get_mut(i as usize)?.take();
+        self.free.push(i);
+        f
+    }
+
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+}
+
 /// A message parked until a time (carrier queue full, quiet hours, every route down).
 type Timer = Reverse<(u64, u64, MessageId)>;
 
@@ -364,7 +419,7 @@ struct Engine {
     snapshot: HealthSnapshot,
     published: Arc<RwLock<HealthSnapshot>>,
     health_dirty: bool,
-    flights: HashMap<MessageId, Flight>,
+    flights: Flights,
     /// Pool job token (and tracker id) → message and attempt number.
     tokens: HashMap<u64, (MessageId, u16)>,
     next_token: u64,
@@ -1760,5 +1815,21 @@ impl Engine {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the engine keeps per message waiting for its receipt, besides the heap parts of
+    /// its strings: docs/performance.md adds these up for the million-in-flight figure.
+    #[test]
+    fn flight_sizes() {
+        let flight = std::mem::size_of::<Flight>();
+        let live = std::mem::size_of::<Live>();
+        let token = std::mem::size_of::<(u64, (MessageId, u16))>();
+        eprintln!("Flight {flight} B (Live {live} B), token entry {token} B");
+        assert!(flight <= 256, "Flight grew to {flight} bytes");
     }
 }

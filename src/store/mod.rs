@@ -132,6 +132,16 @@ pub struct StoreStats {
     pub items: u64,
 }
 
+/// Largest memtable of the message and attempt keyspaces. The engine's default (64 MiB each,
+/// with the skip list's overhead on top) made the store the largest part of the gateway's
+/// memory with a million messages in flight; 16 MiB keeps the write rate (measured in
+/// docs/performance.md) and a quarter of the memory.
+const MEMTABLE_BYTES: u64 = 16 * 1024 * 1024;
+
+fn memtable(bytes: u64) -> KeyspaceCreateOptions {
+    KeyspaceCreateOptions::default().max_memtable_size(bytes)
+}
+
 impl Store {
     /// Opens (or creates) the store at `path` with the default options. Recovery of a
     /// journal cut short by a crash happens here.
@@ -143,10 +153,10 @@ impl Store {
         let path = path.as_ref().to_path_buf();
         let db = Database::builder(&path).open()?;
         let ks = Keyspaces {
-            messages: db.keyspace("messages", KeyspaceCreateOptions::default)?,
-            attempts: db.keyspace("attempts", KeyspaceCreateOptions::default)?,
-            idempotency: db.keyspace("idempotency", KeyspaceCreateOptions::default)?,
-            pending: db.keyspace("pending", KeyspaceCreateOptions::default)?,
+            messages: db.keyspace("messages", || memtable(MEMTABLE_BYTES))?,
+            attempts: db.keyspace("attempts", || memtable(MEMTABLE_BYTES))?,
+            idempotency: db.keyspace("idempotency", || memtable(MEMTABLE_BYTES / 2))?,
+            pending: db.keyspace("pending", || memtable(MEMTABLE_BYTES / 2))?,
         };
         let (tx, rx) = std::sync::mpsc::channel();
         let healthy = Arc::new(AtomicBool::new(true));
