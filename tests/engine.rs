@@ -631,3 +631,52 @@ async fn no_receipt_asked_ends_sent_at_the_carriers_acceptance() {
     assert_eq!(w.engine.stats().sent, 1);
     w.stop().await;
 }
+
+#[tokio::test]
+async fn unanswered_submits_of_a_carrier_that_goes_away_are_rerouted() {
+    let mut w = world(Setup {
+        policy: STATIC,
+        response_timeout: Duration::from_secs(30),
+        ..Setup::default()
+    })
+    .await;
+    // mno takes the submits and never answers; then it goes away for good.
+    w.sim
+        .fault("mno", Fault::DropResponses { ratio: 1.0 })
+        .unwrap();
+    for i in 0..5 {
+        w.send(message(i, MessageClass::Otp, Duration::from_secs(60)))
+            .await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while w.sim.stats("mno").unwrap().submits < 5 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "submits never reached mno"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    w.sim
+        .fault(
+            "mno",
+            Fault::RefuseBinds {
+                duration: Duration::from_secs(600),
+                status: None,
+            },
+        )
+        .unwrap();
+    w.sim.fault("mno", Fault::Reset).unwrap();
+    // Long before the 30 s response timeout: the link's death hands them back, and with
+    // every bind down they go to agg (a possible duplicate each: mno may have them).
+    for f in w.finals(5, Duration::from_secs(10)).await {
+        assert_eq!(
+            (f["status"].as_str(), f["carrier"].as_str()),
+            (Some("delivered"), Some("agg")),
+            "{f}"
+        );
+        let a = w.store.attempts(id_of(&f)).unwrap();
+        assert_eq!(a[0].outcome, AttemptOutcome::Ambiguous);
+    }
+    assert!(w.engine.stats().possible_duplicates >= 5);
+    w.stop().await;
+}

@@ -58,6 +58,9 @@ pub enum SubmitRejected {
 pub struct Withdrawn {
     pub token: u64,
     pub segment: u8,
+    /// It had been written to the carrier before and got no answer (it waited to be sent
+    /// again): the carrier may have it.
+    pub sent_before: bool,
 }
 
 /// What became of one segment. Exactly one final result per segment of every accepted job.
@@ -538,39 +541,24 @@ impl CarrierPool {
         Ok(())
     }
 
-    /// Takes back every segment queued on `carrier` that was never written to it (not the
-    /// resends of segments whose first send went unanswered): for when all of the carrier's
-    /// binds are down and the messages should go another way. Each segment returned gets no
-    /// [`PoolEvent::SegmentResult`]: it is the caller's again.
+    /// Takes back every segment queued on `carrier`, those never written to it and those
+    /// waiting to be sent again after no answer (marked `sent_before`): for when all of the
+    /// carrier's binds are down and the messages should go another way. Each segment returned
+    /// gets no [`PoolEvent::SegmentResult`]: it is the caller's again.
     pub fn withdraw(&self, carrier: &str) -> Vec<Withdrawn> {
         let Some(&i) = self.inner.by_name.get(carrier) else {
             return Vec::new();
         };
         let c = &self.inner.carriers[i];
         let mut q = c.lock_queue();
-        let mut out = Vec::new();
-        q.ready.retain(|seg| {
-            if seg.attempts == 0 {
-                out.push(Withdrawn {
-                    token: seg.token,
-                    segment: seg.index,
-                });
-                false
-            } else {
-                true
-            }
-        });
+        let taken = |seg: &Segment| Withdrawn {
+            token: seg.token,
+            segment: seg.index,
+            sent_before: seg.attempts > 0,
+        };
+        let mut out: Vec<Withdrawn> = q.ready.drain(..).map(|s| taken(&s)).collect();
         let delayed = std::mem::take(&mut q.delayed);
-        for d in delayed.into_vec() {
-            if d.seg.attempts == 0 {
-                out.push(Withdrawn {
-                    token: d.seg.token,
-                    segment: d.seg.index,
-                });
-            } else {
-                q.delayed.push(d);
-            }
-        }
+        out.extend(delayed.into_vec().iter().map(|d| taken(&d.seg)));
         out
     }
 

@@ -346,6 +346,8 @@ struct Flight {
     last_error: Option<String>,
     /// The route prefix of the latest attempt.
     prefix: Option<PrefixKey>,
+    /// When the last attempt was given up (0: never): the start of the failover delay.
+    failed_at_ms: u64,
 }
 
 /// The messages in flight: a slab of flights and an index by id. A hash map of whole flights
@@ -444,13 +446,26 @@ struct Engine {
 }
 
 /// Metric handles, created on first use of a label set.
-#[derive(Default)]
 struct Meters {
+    failover_delay: metrics::Histogram,
     submitted: HashMap<Arc<str>, metrics::Counter>,
     submit_errors: HashMap<Arc<str>, metrics::Counter>,
     receipts: HashMap<(Arc<str>, String), metrics::Counter>,
     latency: HashMap<(Arc<str>, Arc<str>), metrics::Histogram>,
     finals: HashMap<(MessageState, Arc<str>), metrics::Counter>,
+}
+
+impl Default for Meters {
+    fn default() -> Self {
+        Meters {
+            failover_delay: metrics::histogram!("gannet_failover_delay_seconds"),
+            submitted: HashMap::new(),
+            submit_errors: HashMap::new(),
+            receipts: HashMap::new(),
+            latency: HashMap::new(),
+            finals: HashMap::new(),
+        }
+    }
 }
 
 impl Meters {
@@ -831,6 +846,7 @@ impl Engine {
                 live: None,
                 last_error: msg.error.clone(),
                 prefix: None,
+                failed_at_ms: 0,
             },
         );
     }
@@ -854,9 +870,11 @@ impl Engine {
 
     /// Routes the message again after a failed attempt (reading it back from the store).
     fn reroute(&mut self, id: MessageId, error: Option<String>) {
+        let now = self.now_ms();
         if let Some(f) = self.flights.get_mut(&id) {
             if let Some(live) = f.live.take() {
                 f.tried.push(live.carrier);
+                f.failed_at_ms = now;
             }
             if error.is_some() {
                 f.last_error = error;
@@ -1288,6 +1306,12 @@ impl Engine {
             live.submitted = true;
             let carrier = live.carrier.clone();
             self.counters.submitted.fetch_add(1, Ordering::Relaxed);
+            if f.failed_at_ms > 0 {
+                // From giving up the last attempt to the next carrier's acceptance.
+                let delay = now.saturating_sub(f.failed_at_ms);
+                f.failed_at_ms = 0;
+                self.meters.failover_delay.record(delay as f64 / 1000.0);
+            }
             if !f.receipt {
                 // No receipt asked for: the carrier's acceptance is the last word.
                 self.finish(
@@ -1426,6 +1450,7 @@ impl Engine {
             {
                 live.reported = live.reported.saturating_add(1);
                 live.withdrawn += 1;
+                live.ambiguous |= w.sent_before;
                 tokens.push((id, w.token));
             }
         }
