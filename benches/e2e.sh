@@ -142,7 +142,8 @@ run() {
       ((.latency.p50_us // 0) / 1000 * 10 | floor / 10),
       ((.latency.p99_us // 0) / 1000 * 10 | floor / 10),
       ((.gateway.cpu_us_per_msg // 0) * 10 | floor / 10),
-      ((.gateway.peak_rss_kib // 0) / 1024 | floor)] | @tsv' \
+      ((.gateway.peak_rss_kib // 0) / 1024 | floor),
+      (.carriers.backlog // "-")] | @tsv' \
     "$OUT/$name.json" >> "$WORK/rows.tsv" 2>/dev/null || true
 }
 
@@ -151,11 +152,27 @@ ONLY=${E2E_ONLY:-all}
 want() { [[ $ONLY == all || ,$ONLY, == *,$1,* ]]; }
 start_world 50ms
 want receipts-webhooks && run receipts-webhooks --connections "$CONNS" --duration "$DURATION" --callbacks --webhook-secret "$SECRET" --drain-wait 10s
+want no-receipts && run no-receipts --connections "$CONNS" --duration "$DURATION" --no-receipt --drain-wait 10s
 want batch-100 && run batch-100 --connections 32 --batch 100 --duration "$DURATION" --drain-wait 10s
 MAX=$(jq -r '.accepted_per_s | floor' "$OUT/receipts-webhooks.json" 2>/dev/null || echo 0)
 HALF=$(( MAX / 2 )); [[ $HALF -lt 10 ]] && HALF=10
 want open-loop && run "open-loop-$HALF" --connections "$CONNS" --rate "$HALF" --duration "$DURATION" --callbacks --webhook-secret "$SECRET" --drain-wait 10s
 stop_world
+
+# The direct route's carrier, slowed so a queue builds, drops every bind 3 s into the load
+# and refuses new ones: what waited for it is rerouted to the aggregator. The delay from
+# giving up an attempt to the next carrier's acceptance is the gateway's own histogram.
+if want failover; then
+  start_world 50ms
+  fault() { curl -sf -XPOST "127.0.0.1:$SIM_CTL/personas/bench-mno/faults" -d "$1" > /dev/null; }
+  fault '{"fault":"slow_down","extra":"300ms"}'
+  ( sleep 3; fault '{"fault":"refuse_binds","for":"10m"}'; fault '{"fault":"reset"}' ) &
+  PIDS+=("$!")
+  RATE=${E2E_FAILOVER_RATE:-2000}; [[ $SMOKE == 1 ]] && RATE=200
+  run failover --connections 64 --rate "$RATE" --duration "$DURATION" --drain-wait 15s
+  curl -sf "127.0.0.1:$API/metrics" | grep '^gannet_failover_delay_seconds' > "$OUT/failover.metrics" || true
+  stop_world
+fi
 
 # Messages waiting for receipts: the simulator holds every receipt for 10 minutes.
 if want await; then
@@ -169,8 +186,14 @@ fi
   echo
   echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $PROFILE build, load average at start $(cut -d' ' -f1 /proc/loadavg)"
   echo
-  echo "| scenario | accepted/s | submit_sm/s at the SMSC | receipts/s | callbacks/s | p50 ms | p99 ms | gateway CPU µs/msg | gateway peak RSS MiB |"
-  echo "|---|---|---|---|---|---|---|---|---|"
-  awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1,$2,$3,$4,$5,$6,$7,$8,$9}' "$WORK/rows.tsv"
+  echo "| scenario | accepted/s | submit_sm/s at the SMSC | receipts/s | callbacks/s | p50 ms | p99 ms | gateway CPU µs/msg | gateway peak RSS MiB | not at a carrier after drain |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1,$2,$3,$4,$5,$6,$7,$8,$9,$10}' "$WORK/rows.tsv"
+  if [[ -s "$OUT/failover.metrics" ]]; then
+    echo
+    echo "Failover (give up an attempt → next carrier accepts), from the gateway's /metrics:"
+    echo
+    sed 's/^/    /' "$OUT/failover.metrics"
+  fi
 } > "$OUT/report.md"
 cat "$OUT/report.md"

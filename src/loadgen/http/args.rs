@@ -65,6 +65,10 @@ pub struct HttpLoadArgs {
     /// `validity` of every message (e.g. 5m); absent: the gateway's default for the class.
     #[arg(long)]
     pub validity: Option<String>,
+    /// Send `"receipt": false`: the gateway asks the carriers for no receipt, and a message
+    /// ends `sent` when the carrier accepts it.
+    #[arg(long)]
+    pub no_receipt: bool,
     /// Start a callback receiver on 127.0.0.1 and put its URL in every message's
     /// callback_url; count the callbacks.
     #[arg(long)]
@@ -198,6 +202,7 @@ pub struct HttpPlan {
     pub from: String,
     pub text: String,
     pub validity: Option<String>,
+    pub no_receipt: bool,
     pub destinations: Destinations,
     pub callbacks: bool,
     pub webhook_secret: Option<String>,
@@ -288,6 +293,7 @@ impl HttpPlan {
             from: args.from.clone(),
             text: args.text.clone(),
             validity: args.validity.clone(),
+            no_receipt: args.no_receipt,
             destinations,
             callbacks: args.callbacks,
             webhook_secret: args.webhook_secret.clone(),

@@ -135,6 +135,7 @@ pub async fn run_http_plan(
         text: &plan.text,
         classes: &plan.classes,
         validity: plan.validity.as_deref(),
+        no_receipt: plan.no_receipt,
         callback_url: callback_url.as_deref(),
         batch: plan.batch,
     };

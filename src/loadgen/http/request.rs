@@ -43,6 +43,8 @@ pub struct Shape<'a> {
     pub text: &'a str,
     pub classes: &'a [(MessageClass, u32)],
     pub validity: Option<&'a str>,
+    /// `"receipt": false` in every message.
+    pub no_receipt: bool,
     pub callback_url: Option<&'a str>,
     /// Messages per request; `None`: single messages to `POST /v1/messages`.
     pub batch: Option<u32>,
@@ -81,6 +83,9 @@ impl Renderer {
         if let Some(v) = shape.validity {
             tail.extend_from_slice(b",\"validity\":");
             tail.extend_from_slice(json(v).as_bytes());
+        }
+        if shape.no_receipt {
+            tail.extend_from_slice(b",\"receipt\":false");
         }
         if let Some(url) = shape.callback_url {
             tail.extend_from_slice(b",\"callback_url\":");
@@ -222,6 +227,7 @@ mod tests {
             text: "Code \"{code}\" ł {code}",
             classes,
             validity: Some("5m"),
+            no_receipt: false,
             callback_url: None,
             batch,
         }
