@@ -131,8 +131,14 @@ run() {
       echo "   failed: see $OUT/$name.log; the gateway's log ends:" >&2
       tail -5 "$WORK/gateway.log" >&2
       [[ -n $perf_pid ]] && kill -INT "$perf_pid" && wait "$perf_pid"
+      [[ $SMOKE == 1 ]] && exit 1
       return 0
     }
+  # The smoke run checks that the harness works end to end, not how fast.
+  if [[ $SMOKE == 1 ]] && [[ $(jq '.accepted' "$OUT/$name.json") == 0 ]]; then
+    echo "   smoke: nothing accepted in $name" >&2
+    exit 1
+  fi
   if [[ -n $perf_pid ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   jq -r --arg n "$name" '[$n,
       (.accepted_per_s | floor),
