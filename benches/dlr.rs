@@ -83,13 +83,16 @@ fn bench(c: &mut Criterion) {
     memory();
     let mut group = c.benchmark_group("dlr");
     group.throughput(Throughput::Elements(1));
-    for (name, resp, receipt) in [
+    for (name, resp, receipt, receipt_first) in [
         (
             "pair_hex_resp_decimal_receipt",
             IdStyle::Hex,
             IdStyle::Decimal,
+            false,
         ),
-        ("pair_auto_styles", IdStyle::Auto, IdStyle::Auto),
+        ("pair_auto_styles", IdStyle::Auto, IdStyle::Auto, false),
+        // The slow path: the receipt is held, then claimed by its response.
+        ("pair_receipt_first", IdStyle::Hex, IdStyle::Decimal, true),
     ] {
         // Simulated time advances 10 µs per pair (100,000 pairs/s) and deadlines are one
         // second out, so about 100,000 parts are tracked at any time and the queue's
@@ -117,6 +120,15 @@ fn bench(c: &mut Criterion) {
                 let now = t0 + Duration::from_micros(10 * i);
                 let v = 0x1000_0000 + i;
                 let msg = MessageRef::single(u128::from(i));
+                if receipt_first {
+                    black_box(tr.on_receipt(
+                        carrier,
+                        dec_id(&mut db, v),
+                        DlrState::Delivered,
+                        None,
+                        now,
+                    ));
+                }
                 let got = tr.on_submit_resp(
                     carrier,
                     hex_id(&mut hb, v),
@@ -125,13 +137,15 @@ fn bench(c: &mut Criterion) {
                     now,
                 );
                 black_box(&got);
-                black_box(tr.on_receipt(
-                    carrier,
-                    dec_id(&mut db, v),
-                    DlrState::Delivered,
-                    None,
-                    now,
-                ));
+                if !receipt_first {
+                    black_box(tr.on_receipt(
+                        carrier,
+                        dec_id(&mut db, v),
+                        DlrState::Delivered,
+                        None,
+                        now,
+                    ));
+                }
                 if i.is_multiple_of(1024) {
                     black_box(tr.poll_expired(now));
                 }

@@ -46,8 +46,9 @@ impl EarlyBuffer {
         self.live
     }
 
-    /// Holds a receipt; returns how many old ones were dropped to make room.
-    pub fn hold(&mut self, held: Held, capacity: usize) -> u64 {
+    /// Holds a receipt; returns its sequence number (for [`EarlyBuffer::take_back`]) and how
+    /// many old ones were dropped to make room.
+    pub fn hold(&mut self, held: Held, capacity: usize) -> (u64, u64) {
         let mut dropped = 0;
         while self.live >= capacity.max(1) {
             if self.pop_front().is_some() {
@@ -60,7 +61,7 @@ impl EarlyBuffer {
         }
         self.queue.push_back(Some(held));
         self.live += 1;
-        dropped
+        (seq, dropped)
     }
 
     /// Claims every held receipt filed under `key`, oldest first.
@@ -86,13 +87,12 @@ impl EarlyBuffer {
         Some(held)
     }
 
-    /// Claims the most recent receipt filed under any of `keys`, if it is still there: used by
-    /// a receipt that finds its response after filing itself.
-    pub fn reclaim(&mut self, keys: &[Key]) -> Option<Held> {
-        let seq = keys
-            .iter()
-            .filter_map(|k| self.by_key.get(k).and_then(|v| v.last().copied()))
-            .max()?;
+    /// Takes back the receipt with sequence number `seq`, if nobody has claimed (or dropped)
+    /// it: used by a receipt that finds its response after filing itself. Only its own: the
+    /// newest receipt under one of its keys may be another receipt (the same message's next
+    /// state from another bind, or another message whose id reads the same), which its own
+    /// response will claim and report.
+    pub fn take_back(&mut self, seq: u64) -> Option<Held> {
         self.take(seq)
     }
 
@@ -134,5 +134,69 @@ impl EarlyBuffer {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dlr::{CanonId, CarrierRef};
+
+    fn key(n: u128) -> Key {
+        Key::new(CarrierRef(0), CanonId::num(n))
+    }
+
+    fn held(keys: &[u128], state: DlrState) -> Held {
+        let mut h = Held {
+            keys: [key(0); 4],
+            nkeys: 0,
+            arrived_ms: 0,
+            state,
+            err: None,
+        };
+        for (slot, k) in h.keys.iter_mut().zip(keys) {
+            *slot = key(*k);
+            h.nkeys += 1;
+        }
+        h
+    }
+
+    #[test]
+    fn take_back_takes_only_its_own() {
+        let mut b = EarlyBuffer::default();
+        let (enroute, _) = b.hold(held(&[10, 16], DlrState::Enroute), 10);
+        let (delivered, _) = b.hold(held(&[16], DlrState::Delivered), 10);
+        // The response under 16 claims both, oldest first.
+        let claimed: Vec<DlrState> = b.claim(&key(16)).iter().map(|h| h.state).collect();
+        assert_eq!(claimed, [DlrState::Enroute, DlrState::Delivered]);
+        // Neither receipt can take itself back, and nothing else is taken in its place.
+        assert!(b.take_back(enroute).is_none());
+        assert!(b.take_back(delivered).is_none());
+        assert_eq!(b.live(), 0);
+
+        let (first, _) = b.hold(held(&[10, 16], DlrState::Enroute), 10);
+        let (second, _) = b.hold(held(&[16, 22], DlrState::Delivered), 10);
+        assert_eq!(b.take_back(first).map(|h| h.state), Some(DlrState::Enroute));
+        assert!(b.claim(&key(10)).is_empty(), "unfiled from every key");
+        assert_eq!(b.live(), 1);
+        assert_eq!(
+            b.claim(&key(22))
+                .iter()
+                .map(|h| h.state)
+                .collect::<Vec<_>>(),
+            [DlrState::Delivered]
+        );
+        assert!(b.take_back(second).is_none());
+    }
+
+    #[test]
+    fn take_back_after_drop_finds_nothing() {
+        let mut b = EarlyBuffer::default();
+        let (old, _) = b.hold(held(&[1], DlrState::Delivered), 1);
+        let (new, dropped) = b.hold(held(&[2], DlrState::Delivered), 1);
+        assert_eq!(dropped, 1);
+        assert!(b.take_back(old).is_none());
+        assert!(b.take_back(new).is_some());
+        assert_eq!(b.live(), 0);
     }
 }

@@ -30,6 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use dashmap::DashMap;
 use serde::Serialize;
 
+use id::Candidates;
 pub use id::{CanonId, IdError, IdStyle, Reading, network_error_code};
 pub use state::{DlrState, FinalStatus, Outcome, ReceiptsFor};
 
@@ -242,6 +243,29 @@ impl CarrierSlot {
     }
 }
 
+/// A receipt on its way through [`DlrTracker::on_receipt`], one step at a time (see
+/// `DlrTracker::receipt_step`). `on_receipt` runs the steps back to back; the tests run them
+/// interleaved with a response's steps in every order.
+struct PendingReceipt<'a> {
+    slot: &'a CarrierSlot,
+    carrier: CarrierRef,
+    cands: Candidates,
+    state: DlrState,
+    err: Option<u32>,
+    now_ms: u64,
+    step: Step,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// Look the receipt's candidate keys up.
+    Lookup,
+    /// None is tracked: hold the receipt for its response.
+    Hold,
+    /// Held under this sequence number: look again in case the response landed meanwhile.
+    Recheck(u64),
+}
+
 const QUEUE_SHARDS: usize = 8;
 
 #[derive(Default)]
@@ -422,6 +446,18 @@ impl DlrTracker {
         deadline: SystemTime,
         now: SystemTime,
     ) -> Result<Vec<ReceiptMatch>, TrackerError> {
+        let key = self.register_part(carrier, carrier_msg_id, msg, deadline)?;
+        Ok(self.claim_early(key, millis(now)))
+    }
+
+    /// The response's first step: the part goes into the entry map and the deadline queue.
+    fn register_part(
+        &self,
+        carrier: CarrierRef,
+        carrier_msg_id: &[u8],
+        msg: MessageRef,
+        deadline: SystemTime,
+    ) -> Result<Key, TrackerError> {
         let slot = self.slot(carrier).ok_or(TrackerError::UnknownCarrier)?;
         let style = IdStyle::from_u8(slot.resp.load(Ordering::Relaxed));
         let key = Key::new(carrier, id::resp_key(style, carrier_msg_id)?);
@@ -462,12 +498,18 @@ impl DlrTracker {
         self.counters.submits.fetch_add(1, Ordering::Relaxed);
         let shard = (key.lo ^ key.hi ^ u64::from(key.carrier)) as usize % QUEUE_SHARDS;
         lock(&self.queue[shard]).push(deadline_ms, key);
+        Ok(key)
+    }
 
-        // Pairs with the fence in `on_receipt`: either that receipt sees this entry, or this
-        // load sees the receipt it held.
+    /// The response's second step: claims and applies the receipts held under its key. When
+    /// nothing is held anywhere (nearly always) this is a fence and one atomic load.
+    fn claim_early(&self, key: Key, now_ms: u64) -> Vec<ReceiptMatch> {
+        // Pairs with the fence of a held receipt's recheck (`Step::Recheck`): the entry was
+        // inserted before this fence and the receipt was counted in `early_live` before that
+        // one, so either this load sees the receipt held or its recheck sees the entry.
         fence(Ordering::SeqCst);
         if self.early_live.load(Ordering::SeqCst) == 0 {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         let held = {
             let mut early = lock(&self.early);
@@ -475,7 +517,6 @@ impl DlrTracker {
             self.early_live.store(early.live(), Ordering::SeqCst);
             held
         };
-        let now_ms = millis(now);
         let mut out = Vec::with_capacity(held.len());
         for h in held {
             self.counters.matched_early.fetch_add(1, Ordering::Relaxed);
@@ -483,7 +524,7 @@ impl DlrTracker {
                 out.push(m);
             }
         }
-        Ok(out)
+        out
     }
 
     /// Matches a receipt (from the `id:`/`stat:`/`err:` text or the receipted_message_id,
@@ -496,68 +537,120 @@ impl DlrTracker {
         err: Option<u32>,
         now: SystemTime,
     ) -> Match {
-        let Some(slot) = self.slot(carrier) else {
+        let Some(mut r) = self.pending_receipt(carrier, receipt_id, state, err, now) else {
             return Match::Invalid;
         };
-        let resp = IdStyle::from_u8(slot.resp.load(Ordering::Relaxed));
-        let receipt = IdStyle::from_u8(slot.receipt.load(Ordering::Relaxed));
-        let Ok(cands) = id::receipt_candidates(resp, receipt, receipt_id) else {
-            return Match::Invalid;
-        };
-        let now_ms = millis(now);
-        for (cand, reading) in cands.iter() {
-            if let Some(m) = self.apply(Key::new(carrier, cand), state, err, now_ms) {
-                slot.readings[reading.index()].fetch_add(1, Ordering::Relaxed);
+        loop {
+            if let Some(m) = self.receipt_step(&mut r) {
                 return m;
             }
         }
+    }
 
-        // Not known yet: hold it under every key it could match.
-        let mut keys = [Key::new(carrier, CanonId::num(0)); 4];
-        let mut nkeys = 0;
-        for (slot_key, (cand, _)) in keys.iter_mut().zip(cands.iter()) {
-            *slot_key = Key::new(carrier, cand);
-            nkeys += 1;
-        }
-        {
-            let mut early = lock(&self.early);
-            let dropped = early.hold(
-                Held {
-                    keys,
-                    nkeys,
-                    arrived_ms: now_ms,
-                    state,
-                    err,
-                },
-                self.config.early_capacity,
-            );
-            self.early_live.store(early.live(), Ordering::SeqCst);
-            self.counters
-                .unmatched
-                .fetch_add(dropped, Ordering::Relaxed);
-        }
-        self.counters.held_early.fetch_add(1, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
-        // The response may have landed between the first lookup and the hold.
-        for (cand, reading) in cands.iter() {
-            let key = Key::new(carrier, cand);
-            if self.entries.contains_key(&key) {
-                let reclaimed = {
-                    let mut early = lock(&self.early);
-                    let h = early.reclaim(&keys[..usize::from(nkeys)]);
-                    self.early_live.store(early.live(), Ordering::SeqCst);
-                    h
-                };
-                if reclaimed.is_some() {
-                    self.counters.held_early.fetch_sub(1, Ordering::Relaxed);
-                    slot.readings[reading.index()].fetch_add(1, Ordering::Relaxed);
-                    return self.apply(key, state, err, now_ms).unwrap_or(Match::Held);
+    /// A receipt ready to be looked up; `None` when the carrier is unknown or the id empty.
+    fn pending_receipt(
+        &self,
+        carrier: CarrierRef,
+        receipt_id: &[u8],
+        state: DlrState,
+        err: Option<u32>,
+        now: SystemTime,
+    ) -> Option<PendingReceipt<'_>> {
+        let slot = self.slot(carrier)?;
+        let resp = IdStyle::from_u8(slot.resp.load(Ordering::Relaxed));
+        let receipt = IdStyle::from_u8(slot.receipt.load(Ordering::Relaxed));
+        let cands = id::receipt_candidates(resp, receipt, receipt_id).ok()?;
+        Some(PendingReceipt {
+            slot,
+            carrier,
+            cands,
+            state,
+            err,
+            now_ms: millis(now),
+            step: Step::Lookup,
+        })
+    }
+
+    /// Runs one step of a receipt; `Some` when the receipt is done with.
+    ///
+    /// A receipt whose response is not known yet is held, then the entry map is looked at
+    /// again: the response may have been registered between the lookup and the hold, and its
+    /// own look at the held receipts (`claim_early`) may have come too early to see this one.
+    /// Whichever side then takes the held receipt out of the buffer, under its lock, applies
+    /// it; the other leaves it alone. The receipt takes back its own entry only (by sequence
+    /// number): the newest receipt under one of its keys may be another one, which its own
+    /// response will claim.
+    fn receipt_step(&self, r: &mut PendingReceipt<'_>) -> Option<Match> {
+        match r.step {
+            Step::Lookup => {
+                for (cand, reading) in r.cands.iter() {
+                    if let Some(m) = self.apply(Key::new(r.carrier, cand), r.state, r.err, r.now_ms)
+                    {
+                        r.slot.readings[reading.index()].fetch_add(1, Ordering::Relaxed);
+                        return Some(m);
+                    }
                 }
-                // The response's own check claimed it and reports it.
-                break;
+                r.step = Step::Hold;
+                None
+            }
+            Step::Hold => {
+                // Held under every key it could match.
+                let mut keys = [Key::new(r.carrier, CanonId::num(0)); 4];
+                let mut nkeys = 0;
+                for (slot_key, (cand, _)) in keys.iter_mut().zip(r.cands.iter()) {
+                    *slot_key = Key::new(r.carrier, cand);
+                    nkeys += 1;
+                }
+                let (seq, dropped) = {
+                    let mut early = lock(&self.early);
+                    let held = early.hold(
+                        Held {
+                            keys,
+                            nkeys,
+                            arrived_ms: r.now_ms,
+                            state: r.state,
+                            err: r.err,
+                        },
+                        self.config.early_capacity,
+                    );
+                    self.early_live.store(early.live(), Ordering::SeqCst);
+                    held
+                };
+                self.counters
+                    .unmatched
+                    .fetch_add(dropped, Ordering::Relaxed);
+                self.counters.held_early.fetch_add(1, Ordering::Relaxed);
+                r.step = Step::Recheck(seq);
+                None
+            }
+            Step::Recheck(seq) => {
+                // Pairs with the fence in `claim_early`.
+                fence(Ordering::SeqCst);
+                let landed = r
+                    .cands
+                    .iter()
+                    .any(|(cand, _)| self.entries.contains_key(&Key::new(r.carrier, cand)));
+                if !landed {
+                    return Some(Match::Held);
+                }
+                let taken = {
+                    let mut early = lock(&self.early);
+                    let taken = early.take_back(seq);
+                    self.early_live.store(early.live(), Ordering::SeqCst);
+                    taken
+                };
+                if taken.is_none() {
+                    // A response claimed it and reports it (or, at capacity, it was dropped
+                    // and counted as unmatched).
+                    return Some(Match::Held);
+                }
+                self.counters.held_early.fetch_sub(1, Ordering::Relaxed);
+                // Back to the lookup, exact reading first; should the entry have gone again
+                // meanwhile, the receipt is held again.
+                r.step = Step::Lookup;
+                None
             }
         }
-        Match::Held
     }
 
     /// Applies a receipt to a tracked part; `None` when no part is tracked under `key`.
@@ -735,6 +828,250 @@ impl DlrTracker {
         };
         if gone {
             self.aggs.remove_if(&id, |_, a| a.live == 0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every interleaving of the steps that race: receipts (lookup, hold, recheck) on
+    //! receiver binds against responses (register, claim) on a transmitter bind, run on one
+    //! thread in every order. The fences make the threaded run behave as one of these orders.
+
+    use super::*;
+
+    fn t(ms: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
+    }
+
+    /// One side of the race.
+    #[derive(Clone, Copy)]
+    enum Side {
+        /// A receipt from a receiver bind.
+        Receipt(&'static str, DlrState),
+        /// The responses of a transmitter bind, in order.
+        Responses(&'static [(&'static str, MessageRef)]),
+    }
+
+    enum Actor<'a> {
+        Receipt(PendingReceipt<'a>),
+        Responses {
+            parts: &'static [(&'static str, MessageRef)],
+            next: usize,
+            registered: Option<Key>,
+        },
+        Done,
+    }
+
+    /// What one order produced.
+    #[derive(Default)]
+    struct Report {
+        /// Message ids, once per outcome reported.
+        outcomes: Vec<u128>,
+        stats: TrackerStats,
+        early_live: usize,
+    }
+
+    /// Runs the sides to their end: the i-th step is taken by side `prefix[i]`, and after the
+    /// prefix by the first side that can still step. Returns the report and, per step, the
+    /// side that took it and the sides that could have.
+    fn run(
+        receipts: CarrierReceipts,
+        sides: &[Side],
+        prefix: &[usize],
+    ) -> (Report, Vec<(usize, Vec<usize>)>) {
+        let tr = DlrTracker::default();
+        let c = tr.register("mno-a", receipts).expect("registered");
+        let mut actors: Vec<Actor<'_>> = sides
+            .iter()
+            .map(|s| match *s {
+                Side::Receipt(id, state) => Actor::Receipt(
+                    tr.pending_receipt(c, id.as_bytes(), state, None, t(1))
+                        .expect("a valid receipt"),
+                ),
+                Side::Responses(parts) => Actor::Responses {
+                    parts,
+                    next: 0,
+                    registered: None,
+                },
+            })
+            .collect();
+        let mut report = Report::default();
+        let mut trace = Vec::new();
+        loop {
+            let live: Vec<usize> = (0..actors.len())
+                .filter(|&i| !matches!(actors[i], Actor::Done))
+                .collect();
+            let Some(&first) = live.first() else {
+                break;
+            };
+            let i = prefix.get(trace.len()).copied().unwrap_or(first);
+            let actor = &mut actors[i];
+            match actor {
+                Actor::Receipt(r) => {
+                    if let Some(m) = tr.receipt_step(r) {
+                        if let Match::Matched(ReceiptMatch {
+                            msg,
+                            outcome: Some(_),
+                            ..
+                        }) = m
+                        {
+                            report.outcomes.push(msg.id);
+                        }
+                        *actor = Actor::Done;
+                    }
+                }
+                Actor::Responses {
+                    parts,
+                    next,
+                    registered,
+                } => match registered.take() {
+                    None => {
+                        let (id, msg) = parts[*next];
+                        let key = tr
+                            .register_part(c, id.as_bytes(), msg, t(30_000))
+                            .expect("a valid id");
+                        *registered = Some(key);
+                    }
+                    Some(key) => {
+                        for m in tr.claim_early(key, millis(t(1))) {
+                            if m.outcome.is_some() {
+                                report.outcomes.push(m.msg.id);
+                            }
+                        }
+                        *next += 1;
+                        if *next == parts.len() {
+                            *actor = Actor::Done;
+                        }
+                    }
+                },
+                Actor::Done => unreachable!("the prefix steps a finished side"),
+            }
+            trace.push((i, live));
+        }
+        report.stats = tr.stats();
+        report.early_live = tr.early_live.load(Ordering::SeqCst);
+        (report, trace)
+    }
+
+    /// Runs every order of the sides' steps and checks, for each, that every receipt was
+    /// applied exactly once, nothing stays held, and each message in `messages` got exactly
+    /// one outcome. Returns how many orders were run.
+    fn every_order(receipts: CarrierReceipts, sides: &[Side], messages: &[u128]) -> usize {
+        let nreceipts = sides
+            .iter()
+            .filter(|s| matches!(s, Side::Receipt(..)))
+            .count() as u64;
+        // Each run is one complete order; the orders that branch off it after its forced
+        // prefix are queued, so every order is run exactly once.
+        let mut stack = vec![Vec::new()];
+        let mut orders = 0;
+        while let Some(prefix) = stack.pop() {
+            let (report, trace) = run(receipts, sides, &prefix);
+            let order: Vec<usize> = trace.iter().map(|(i, _)| *i).collect();
+            for (j, (taken, live)) in trace.iter().enumerate().skip(prefix.len()) {
+                for &other in live.iter().filter(|&&o| o != *taken) {
+                    let mut branch = order[..j].to_vec();
+                    branch.push(other);
+                    stack.push(branch);
+                }
+            }
+            orders += 1;
+            let s = report.stats;
+            assert_eq!(
+                s.matched + s.duplicates,
+                nreceipts,
+                "every receipt applied exactly once, order {order:?}: {s:?}"
+            );
+            assert_eq!(
+                (s.unmatched, s.held_early, report.early_live),
+                (0, s.matched_early, 0),
+                "every held receipt claimed, order {order:?}: {s:?}"
+            );
+            for id in messages {
+                let n = report.outcomes.iter().filter(|&&o| o == *id).count();
+                assert_eq!(n, 1, "message {id} decided {n} times, order {order:?}");
+            }
+            assert_eq!(report.outcomes.len(), messages.len(), "order {order:?}");
+        }
+        orders
+    }
+
+    fn styles(rf: ReceiptsFor) -> CarrierReceipts {
+        CarrierReceipts {
+            resp_ids: IdStyle::Hex,
+            receipt_ids: IdStyle::Decimal,
+            receipts_for: rf,
+        }
+    }
+
+    #[test]
+    fn two_receipts_on_two_binds_race_their_response() {
+        // ENROUTE and DELIVRD for one message on two receiver binds, both possibly before the
+        // response. Taking back "the newest receipt under my key" took the other bind's
+        // DELIVRD, applied ENROUTE in its place, and left ENROUTE for the response to claim:
+        // the DELIVRD was lost and the message never decided.
+        let orders = every_order(
+            styles(ReceiptsFor::Any),
+            &[
+                Side::Receipt("4660", DlrState::Enroute),
+                Side::Receipt("4660", DlrState::Delivered),
+                Side::Responses(&[(
+                    "1234",
+                    MessageRef {
+                        id: 1,
+                        part: 0,
+                        parts: 1,
+                    },
+                )]),
+            ],
+            &[1],
+        );
+        assert!(orders > 500, "{orders} orders");
+    }
+
+    #[test]
+    fn multipart_receipts_race_their_responses() {
+        const M: u128 = 7;
+        const PARTS: &[(&str, MessageRef)] = &[
+            (
+                "A1",
+                MessageRef {
+                    id: M,
+                    part: 0,
+                    parts: 2,
+                },
+            ),
+            (
+                "A2",
+                MessageRef {
+                    id: M,
+                    part: 1,
+                    parts: 2,
+                },
+            ),
+        ];
+        for (rf, states) in [
+            (ReceiptsFor::All, [DlrState::Delivered, DlrState::Delivered]),
+            (
+                ReceiptsFor::Any,
+                [DlrState::Delivered, DlrState::Undeliverable],
+            ),
+            (
+                ReceiptsFor::Last,
+                [DlrState::Undeliverable, DlrState::Delivered],
+            ),
+        ] {
+            let orders = every_order(
+                styles(rf),
+                &[
+                    Side::Receipt("161", states[0]),
+                    Side::Receipt("162", states[1]),
+                    Side::Responses(PARTS),
+                ],
+                &[M],
+            );
+            assert!(orders > 1000, "{rf:?}: {orders} orders");
         }
     }
 }
