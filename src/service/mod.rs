@@ -117,6 +117,12 @@ impl Gateway {
         settings: GatewaySettings,
         options: StartOptions,
     ) -> Result<Gateway, StartError> {
+        // The recorder first: handles the parts register at start must reach it.
+        let metrics = if options.metrics {
+            api::telemetry::prometheus()
+        } else {
+            None
+        };
         for name in &settings.unconnected {
             tracing::warn!(carrier = %name, "carrier of the routing table has no connection in the gateway config: routed as down");
         }
@@ -170,11 +176,7 @@ impl Gateway {
         .admission(Arc::new(RouteAdmission::new(table)))
         .dispatch(engine.dispatcher())
         .reloader(reloader)
-        .metrics(if options.metrics {
-            api::telemetry::prometheus()
-        } else {
-            None
-        })
+        .metrics(metrics)
         .build();
         let listener =
             match options.listener {
