@@ -140,6 +140,7 @@ run() {
     exit 1
   fi
   if [[ -n $perf_pid ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+  curl -sf "127.0.0.1:$API/metrics" > "$OUT/$name.metrics" || true
   jq -r --arg n "$name" '[$n,
       (.accepted_per_s | floor),
       (.carriers.submit_sm_per_s // 0 | floor),
