@@ -571,3 +571,42 @@ async fn kill_and_restart_loses_nothing() {
     child.start_kill().unwrap();
     let _ = child.wait().await;
 }
+
+#[tokio::test]
+async fn status_shows_submitted_while_the_receipt_is_awaited() {
+    let mut w = world("    outcomes: [{ prefix: \"\", delivered: 1, delay: 1h }]\n").await;
+    let gw = w.gateway().await;
+    let (_, _, a) = post_json(
+        gw.addr(),
+        "/v1/messages",
+        Some(KEY),
+        otp("+447911000555", &w.callback()),
+    )
+    .await;
+    let id = a["id"].as_str().unwrap().to_string();
+    w.hook(|h| h.2["status"] == "submitted", Duration::from_secs(10))
+        .await;
+    // The webhook goes out when the carrier's answer is in; its record follows with the next
+    // group commit.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, m) = get_json(gw.addr(), &format!("/v1/messages/{id}"), KEY).await;
+        if m["status"] == "submitted" {
+            assert_eq!(m["attempts"][0]["outcome"], "submitted");
+            assert_eq!(
+                m["attempts"][0]["carrier_message_ids"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
+                1
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never shown submitted: {m}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    gw.shutdown().await;
+}

@@ -9,7 +9,7 @@ use super::ApiState;
 use super::auth::Caller;
 use super::clock::rfc3339;
 use super::error::ApiError;
-use crate::store::{Attempt, Message, MessageId};
+use crate::store::{Attempt, Message, MessageId, MessageState};
 
 pub(super) async fn get_message(
     State(state): State<ApiState>,
@@ -33,12 +33,26 @@ pub(super) async fn get_message(
     Ok(Json(render(&message, &attempts)))
 }
 
+/// The state to show: a message whose latest attempt the carrier accepted is `submitted`
+/// (the engine records that on the attempt, not as a state write of its own).
+fn shown_state(m: &Message, attempts: &[Attempt]) -> MessageState {
+    let accepted_by_carrier = attempts
+        .last()
+        .is_some_and(|a| a.outcome == crate::store::AttemptOutcome::Submitted);
+    match m.state {
+        MessageState::Accepted | MessageState::Queued if accepted_by_carrier => {
+            MessageState::Submitted
+        }
+        s => s,
+    }
+}
+
 /// The status body. The text is left out on purpose: it is usually a one-time code, and
 /// the client already has it.
 fn render(m: &Message, attempts: &[Attempt]) -> Value {
     json!({
         "id": m.id,
-        "status": m.state,
+        "status": shown_state(m, attempts),
         "to": m.to,
         "from": m.from,
         "route_class": m.class,

@@ -1328,12 +1328,9 @@ impl Engine {
                 );
                 return;
             }
-            self.nowait.push(Write::State {
-                id,
-                state: MessageState::Submitted,
-                at_ms: now,
-                error: None,
-            });
+            // No state write: the attempt's segment responses (already queued) say it, and
+            // the status endpoint reads `submitted` from them. One record write less per
+            // message on the store's one writer thread.
             if self.settings.notify_submitted {
                 self.note(id, "submitted", n, &carrier, now);
             }
