@@ -328,6 +328,30 @@ struct Live {
     voice: bool,
 }
 
+impl Live {
+    /// Attempt `n` queued at `queued_at_ms`, nothing answered yet.
+    fn new(n: u16, token: u64, carrier: Arc<str>, parts: u8, queued_at_ms: u64) -> Live {
+        Live {
+            n,
+            token,
+            carrier,
+            carrier_ref: None,
+            prefix: None,
+            parts,
+            reported: 0,
+            accepted: 0,
+            withdrawn: 0,
+            not_sent: 0,
+            failed: None,
+            ambiguous: false,
+            queued_at_ms,
+            deadline: Duration::ZERO,
+            submitted: false,
+            voice: false,
+        }
+    }
+}
+
 /// A message in flight.
 #[derive(Debug)]
 struct Flight {
@@ -778,22 +802,13 @@ impl Engine {
         f.tried.pop();
         f.prefix = prefix;
         f.live = Some(Live {
-            n: a.n,
-            token,
-            carrier: carrier.clone(),
             carrier_ref: cref,
             prefix,
-            parts,
             reported: parts,
             accepted: parts,
-            withdrawn: 0,
-            not_sent: 0,
-            failed: None,
-            ambiguous: false,
-            queued_at_ms: submitted_at,
             deadline,
             submitted: true,
-            voice: false,
+            ..Live::new(a.n, token, carrier.clone(), parts, submitted_at)
         });
         self.tokens.insert(token, (id, a.n));
         let due = to_time(submitted_at.saturating_add(deadline.as_millis() as u64));
@@ -994,22 +1009,10 @@ impl Engine {
             metrics::counter!("gannet_failovers_total", "to" => carrier.to_string()).increment(1);
         }
         f.live = Some(Live {
-            n,
-            token,
-            carrier: carrier.clone(),
             carrier_ref: cref,
             prefix: d.prefix,
-            parts,
-            reported: 0,
-            accepted: 0,
-            withdrawn: 0,
-            not_sent: 0,
-            failed: None,
-            ambiguous: false,
-            queued_at_ms: now,
             deadline,
-            submitted: false,
-            voice: false,
+            ..Live::new(n, token, carrier.clone(), parts, now)
         });
         self.tokens.insert(token, (id, n));
         self.nowait.push(Write::Attempt {
@@ -1108,22 +1111,9 @@ impl Engine {
             .map(|r| r.prefix);
         f.prefix = prefix;
         f.live = Some(Live {
-            n,
-            token: 0,
-            carrier: Arc::from("voice"),
-            carrier_ref: None,
             prefix,
-            parts: 1,
-            reported: 0,
-            accepted: 0,
-            withdrawn: 0,
-            not_sent: 0,
-            failed: None,
-            ambiguous: false,
-            queued_at_ms: now,
-            deadline: Duration::ZERO,
-            submitted: false,
             voice: true,
+            ..Live::new(n, 0, Arc::from("voice"), 1, now)
         });
         self.nowait.push(Write::Attempt {
             id,

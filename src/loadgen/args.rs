@@ -122,16 +122,21 @@ impl SmppLoadArgs {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        use clap::{FromArgMatches, Parser};
-        #[derive(Parser)]
-        #[command(name = "smpp", no_binary_name = true)]
-        struct Wrap {
-            #[command(flatten)]
-            args: SmppLoadArgs,
-        }
-        let matches = <Wrap as clap::CommandFactory>::command().try_get_matches_from(args)?;
-        Ok(Wrap::from_arg_matches(&matches)?.args)
+        parse_subcommand_args("smpp", args)
     }
+}
+
+/// Parses a subcommand's options (`A`) as given after its name, with the command line's
+/// defaults: for tests and other callers of the load clients.
+pub(crate) fn parse_subcommand_args<A, I, T>(name: &'static str, args: I) -> Result<A, clap::Error>
+where
+    A: clap::Args + clap::FromArgMatches,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let command = A::augment_args(clap::Command::new(name).no_binary_name(true));
+    let matches = command.try_get_matches_from(args)?;
+    A::from_arg_matches(&matches)
 }
 
 /// One destination prefix and its share of the traffic.

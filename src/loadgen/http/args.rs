@@ -113,15 +113,7 @@ impl HttpLoadArgs {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        use clap::{FromArgMatches, Parser};
-        #[derive(Parser)]
-        #[command(name = "http", no_binary_name = true)]
-        struct Wrap {
-            #[command(flatten)]
-            args: HttpLoadArgs,
-        }
-        let matches = <Wrap as clap::CommandFactory>::command().try_get_matches_from(args)?;
-        Ok(Wrap::from_arg_matches(&matches)?.args)
+        crate::loadgen::args::parse_subcommand_args("http", args)
     }
 }
 
