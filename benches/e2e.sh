@@ -23,8 +23,9 @@ else
   PROFILE=release; DURATION=${E2E_DURATION:-15s}; CONNS=${E2E_CONNECTIONS:-256}; AWAIT=${E2E_AWAIT:-1000000}
   cargo build --quiet --locked --release
 fi
-BIN=target/$PROFILE/gannet
-OUT=target/e2e
+TARGET=${CARGO_TARGET_DIR:-target}
+BIN=$TARGET/$PROFILE/gannet
+OUT=$TARGET/e2e
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/gannet-e2e.XXXXXX)
 PIDS=()
