@@ -18,8 +18,8 @@
 //!   carries the receipt: should be awaited ([`Store::write`], [`Store::write_all`]) before
 //!   the client's callback is sent, so a client never hears of a state the store could
 //!   forget.
-//! - **Progress marks** (queued, submitted, an attempt chosen, a segment's
-//!   submit_sm_resp): may be sent with [`Store::write_nowait`]. Losing one to a crash is
+//! - **Progress marks** (an attempt chosen, a segment's submit_sm_resp, an attempt's
+//!   outcome): may be sent with [`Store::write_nowait`]. Losing one to a crash is
 //!   recoverable by construction: the message is still non-final, so it is still in the
 //!   pending index, and the restart resumes it. (A submit whose mark was lost looks like an
 //!   ambiguous submit and is handled as one.) Such writes are ordered with all the others on

@@ -69,7 +69,9 @@ pub enum MessageState {
     Accepted,
     /// Routed and waiting for a bind (or for a retry after a throttle).
     Queued,
-    /// Handed to a carrier; waiting for the receipt.
+    /// Handed to a carrier; waiting for the receipt. The engine does not write it (the
+    /// attempt's outcome says it); the status endpoint shows it for a message whose latest
+    /// attempt the carrier accepted.
     Submitted,
     Delivered,
     Failed,
