@@ -103,6 +103,7 @@ carriers:
   - { name: bench-agg, host: 127.0.0.1, port: $P_AGG, system_id: gw, password: pw, binds: 2, window: 1024, queue_capacity: 2000000 }
 EOF
   rm -rf "$WORK/store"
+  PREV_METRICS=/dev/null
   "$BIN" sim --config "$WORK/sim.yaml" --log warn > "$WORK/sim.log" 2>&1 &
   SIM_PID=$!; PIDS+=("$SIM_PID")
   for _ in $(seq 100); do curl -sf "127.0.0.1:$SIM_CTL/personas" >/dev/null && break; sleep 0.1; done
@@ -114,6 +115,25 @@ EOF
 stop_world() {
   kill -TERM "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true
   kill -TERM "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true
+}
+
+# The gateway's own answer latency during one scenario: the difference of the request
+# histograms (single and batch posts) of two /metrics snapshots; prints "p50≤X p99≤Y" in ms
+# as the upper bounds of the buckets that hold them.
+gateway_percentiles() {
+  local prev=$1 cur=$2
+  hist() { grep -E '^gannet_api_request_duration_seconds_bucket\{route="/v1/messages(/batch)?",method="POST",status="202"' "$1" 2>/dev/null |
+           sed -E 's/.*le="([^"]+)"\} ([0-9.e+]+)/\1 \2/' | awk '{c[$1]+=$2} END {for (k in c) print k, c[k]}'; }
+  join -a 2 -e 0 -o 0,1.2,2.2 <(hist "$prev" | sort) <(hist "$cur" | sort) 2>/dev/null |
+    awk '$1 != "+Inf" {print $1, $3 - $2}' | sort -g |
+    awk '{le[NR]=$1; n[NR]=$2} END {
+      if (NR == 0 || n[NR] == 0) { print "-"; exit }
+      tot = n[NR]; p50 = ""; p99 = ""
+      for (i = 1; i <= NR; i++) {
+        if (p50 == "" && n[i] >= 0.5 * tot) p50 = le[i] * 1000
+        if (p99 == "" && n[i] >= 0.99 * tot) p99 = le[i] * 1000
+      }
+      printf "p50≤%sms p99≤%sms", p50, p99 }'
 }
 
 # $1: name; rest: loadgen options. E2E_PERF=name records the gateway with perf during that
@@ -142,6 +162,8 @@ run() {
   fi
   if [[ -n $perf_pid ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   curl -sf "127.0.0.1:$API/metrics" > "$OUT/$name.metrics" || true
+  GW_P=$(gateway_percentiles "$PREV_METRICS" "$OUT/$name.metrics")
+  PREV_METRICS="$OUT/$name.metrics"
   jq -r --arg n "$name" '[$n,
       (.accepted_per_s | floor),
       (.carriers.submit_sm_per_s // 0 | floor),
@@ -151,7 +173,7 @@ run() {
       ((.latency.p99_us // 0) / 1000 * 10 | floor / 10),
       ((.gateway.cpu_us_per_msg // 0) * 10 | floor / 10),
       ((.gateway.peak_rss_kib // 0) / 1024 | floor),
-      (.carriers.backlog // "-")] | @tsv' \
+      (.carriers.backlog // "-"), $gw] | @tsv' --arg gw "$GW_P" \
     "$OUT/$name.json" >> "$WORK/rows.tsv" 2>/dev/null || true
 }
 
@@ -194,9 +216,9 @@ fi
   echo
   echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $PROFILE build, load average at start $(cut -d' ' -f1 /proc/loadavg)"
   echo
-  echo "| scenario | accepted/s | submit_sm/s at the SMSC | receipts/s | callbacks/s | p50 ms | p99 ms | gateway CPU µs/msg | gateway peak RSS MiB | not at a carrier after drain |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
-  awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1,$2,$3,$4,$5,$6,$7,$8,$9,$10}' "$WORK/rows.tsv"
+  echo "| scenario | accepted/s | submit_sm/s at the SMSC | receipts/s | callbacks/s | client p50 ms | client p99 ms | gateway's own answer latency | gateway CPU µs/msg | gateway peak RSS MiB | not at a carrier after drain |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1,$2,$3,$4,$5,$6,$7,$11,$8,$9,$10}' "$WORK/rows.tsv"
   if [[ -s "$OUT/failover.metrics" ]]; then
     echo
     echo "Failover (give up an attempt → next carrier accepts), from the gateway's /metrics:"
