@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::routes::RouteTable;
 use crate::service::{self, Gateway, StartOptions};
+use crate::sim::rng::Rng;
 use crate::sim::{Sim, SimConfig};
 use crate::store::{AttemptOutcome, MessageId, MessageState, Store};
 
@@ -167,23 +167,6 @@ pub struct DemoReport {
     pub direct_share: f64,
 }
 
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 fn number(rng: &mut Rng, d: &Dest) -> String {
     for _ in 0..20 {
         let mut s = String::from(d.prefix);
@@ -209,57 +192,22 @@ fn pick<'a>(rng: &mut Rng, mix: &'a [Dest]) -> &'a Dest {
     &mix[0]
 }
 
-/// A keep-alive HTTP/1.1 connection to the gateway, enough for JSON posts.
-struct Conn {
-    stream: BufReader<TcpStream>,
-    addr: SocketAddr,
-}
-
-impl Conn {
-    async fn open(addr: SocketAddr) -> std::io::Result<Conn> {
-        let s = TcpStream::connect(addr).await?;
-        s.set_nodelay(true)?;
-        Ok(Conn {
-            stream: BufReader::new(s),
-            addr,
-        })
-    }
-
-    async fn post(&mut self, path: &str, body: &[u8]) -> std::io::Result<(u16, Value)> {
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {DEMO_KEY}\r\n\
-             content-type: application/json\r\ncontent-length: {}\r\n\r\n",
-            self.addr,
-            body.len()
-        );
-        let s = self.stream.get_mut();
-        s.write_all(head.as_bytes()).await?;
-        s.write_all(body).await?;
-        let mut line = String::new();
-        self.stream.read_line(&mut line).await?;
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| std::io::Error::other(format!("bad status line `{line}`")))?;
-        let mut len = 0usize;
-        loop {
-            line.clear();
-            self.stream.read_line(&mut line).await?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut buf = vec![0u8; len];
-        self.stream.read_exact(&mut buf).await?;
-        Ok((status, serde_json::from_slice(&buf).unwrap_or(Value::Null)))
-    }
+/// Posts a JSON body to the gateway with the demo client's key; the status and the JSON answer.
+async fn post_message(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+) -> Result<(u16, Value), reqwest::Error> {
+    let resp = client
+        .post(url)
+        .bearer_auth(DEMO_KEY)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await?;
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
 }
 
 /// Counts what the local receiver got.
@@ -394,10 +342,12 @@ async fn drive(
     hooks: SocketAddr,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Vec<Sent>> {
-    let mut rng = Rng(args.seed);
+    let mut rng = Rng::new(args.seed);
     let total = (u64::from(args.rate) * args.duration.as_secs()).max(1);
     let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
-    let mut conn = Conn::open(gateway.addr()).await?;
+    crate::webhook::install_ring();
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/v1/messages", gateway.addr());
     let mut out = Vec::with_capacity(total as usize);
     let start = tokio::time::Instant::now();
     let mut last_progress = Instant::now();
@@ -426,9 +376,7 @@ async fn drive(
             body["dlt"] =
                 json!({ "entity_id": "1101234567890123456", "template_id": "1107160000000012345" });
         }
-        let (status, answer) = conn
-            .post("/v1/messages", body.to_string().as_bytes())
-            .await?;
+        let (status, answer) = post_message(&client, &url, &body).await?;
         let refused = (status != 202).then(|| {
             answer["error"]["reason"]
                 .as_str()

@@ -474,7 +474,7 @@ struct Meters {
     failover_delay: metrics::Histogram,
     submitted: HashMap<Arc<str>, metrics::Counter>,
     submit_errors: HashMap<Arc<str>, metrics::Counter>,
-    receipts: HashMap<(Arc<str>, String), metrics::Counter>,
+    receipts: HashMap<Arc<str>, HashMap<String, metrics::Counter>>,
     latency: HashMap<(Arc<str>, Arc<str>), metrics::Histogram>,
     finals: HashMap<(MessageState, Arc<str>), metrics::Counter>,
 }
@@ -506,17 +506,19 @@ impl Meters {
     }
 
     fn receipt(&mut self, carrier: &Arc<str>, status: &str) -> &metrics::Counter {
+        let by_status = self.receipts.entry(carrier.clone()).or_default();
         // Carriers send few distinct states; an unbounded variety is folded into one label.
-        let key = (carrier.clone(), status.to_string());
-        let other = self.receipts.len() >= 256 && !self.receipts.contains_key(&key);
-        let key = if other {
-            (carrier.clone(), "OTHER".to_string())
+        let status = if by_status.contains_key(status) || by_status.len() < 32 {
+            status
         } else {
-            key
+            "OTHER"
         };
-        self.receipts.entry(key).or_insert_with_key(|(c, s)| {
-            metrics::counter!("gannet_receipts_total", "carrier" => c.to_string(), "status" => s.clone())
-        })
+        if !by_status.contains_key(status) {
+            let c = metrics::counter!("gannet_receipts_total", "carrier" => carrier.to_string(), "status" => status.to_string());
+            by_status.insert(status.to_string(), c);
+        }
+        // Present: inserted just above when it was not.
+        &by_status[status]
     }
 
     fn latency(&mut self, carrier: &Arc<str>, country: &Arc<str>) -> &metrics::Histogram {

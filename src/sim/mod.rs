@@ -49,7 +49,7 @@ pub mod fault;
 mod ids;
 mod persona;
 mod receipt;
-mod rng;
+pub(crate) mod rng;
 pub mod stats;
 mod text;
 pub mod tls;

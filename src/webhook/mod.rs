@@ -410,8 +410,9 @@ pub(crate) fn parse_url(url: &str) -> Result<Url, WebhookError> {
 }
 
 /// reqwest is built without a crypto provider (so that aws-lc-rs stays out of the tree):
-/// make ring the process default unless something else already chose one.
-fn install_ring() {
+/// make ring the process default unless something else already chose one. Call it before
+/// building any other reqwest client in the process.
+pub fn install_ring() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Losing a race with another installer is fine: a provider is then in place.
         let _ = rustls::crypto::ring::default_provider().install_default();
