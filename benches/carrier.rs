@@ -153,6 +153,7 @@ async fn run(
                 token: start_token + next,
                 pdus: vec![sm(next)],
                 ambiguous_resend_allowed: false,
+                received: None,
             };
             match pool.submit("c1", job) {
                 Ok(()) => next += 1,

@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SMOKE=0
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
+STARTED=$(date -u +%Y-%m-%dT%H:%MZ)
 [[ "${1:-}" == "--smoke" ]] && SMOKE=1
 
 if [[ $SMOKE == 1 ]]; then
@@ -117,12 +119,14 @@ stop_world() {
   kill -TERM "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true
 }
 
-# The gateway's own answer latency during one scenario: the difference of the request
-# histograms (single and batch posts) of two /metrics snapshots; prints "p50≤X p99≤Y" in ms
-# as the upper bounds of the buckets that hold them.
+# The gateway's own latency during one scenario: the difference of one histogram ($3, a
+# regex for its bucket lines; summed over label sets) in two /metrics snapshots; prints
+# "p50≤X p99≤Y" in ms as the upper bounds of the buckets that hold them.
+ANSWER_HIST='gannet_api_request_duration_seconds_bucket\{route="/v1/messages(/batch)?",method="POST",status="202"'
+SUBMIT_HIST='gannet_submit_delay_seconds_bucket\{'
 gateway_percentiles() {
-  local prev=$1 cur=$2
-  hist() { grep -E '^gannet_api_request_duration_seconds_bucket\{route="/v1/messages(/batch)?",method="POST",status="202"' "$1" 2>/dev/null |
+  local prev=$1 cur=$2 pattern=$3
+  hist() { grep -E "^$pattern" "$1" 2>/dev/null |
            sed -E 's/.*le="([^"]+)"\} ([0-9.e+]+)/\1 \2/' | awk '{c[$1]+=$2} END {for (k in c) print k, c[k]}'; }
   join -a 2 -e 0 -o 0,1.2,2.2 <(hist "$prev" | sort) <(hist "$cur" | sort) 2>/dev/null |
     awk '$1 != "+Inf" {print $1, $3 - $2}' | sort -g |
@@ -162,7 +166,8 @@ run() {
   fi
   if [[ -n $perf_pid ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   curl -sf "127.0.0.1:$API/metrics" > "$OUT/$name.metrics" || true
-  GW_P=$(gateway_percentiles "$PREV_METRICS" "$OUT/$name.metrics")
+  GW_P=$(gateway_percentiles "$PREV_METRICS" "$OUT/$name.metrics" "$ANSWER_HIST")
+  GW_S=$(gateway_percentiles "$PREV_METRICS" "$OUT/$name.metrics" "$SUBMIT_HIST")
   PREV_METRICS="$OUT/$name.metrics"
   jq -r --arg n "$name" '[$n,
       (.accepted_per_s | floor),
@@ -173,7 +178,7 @@ run() {
       ((.latency.p99_us // 0) / 1000 * 10 | floor / 10),
       ((.gateway.cpu_us_per_msg // 0) * 10 | floor / 10),
       ((.gateway.peak_rss_kib // 0) / 1024 | floor),
-      (.carriers.backlog // "-"), $gw] | @tsv' --arg gw "$GW_P" \
+      (.carriers.backlog // "-"), $gw, $gs] | @tsv' --arg gw "$GW_P" --arg gs "$GW_S" \
     "$OUT/$name.json" >> "$WORK/rows.tsv" 2>/dev/null || true
 }
 
@@ -214,11 +219,11 @@ fi
 {
   echo "# Gannet end-to-end benchmark"
   echo
-  echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $PROFILE build, load average at start $(cut -d' ' -f1 /proc/loadavg)"
+  echo "$STARTED, $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $PROFILE build, load average at start $LOAD0, at the end $(cut -d' ' -f1 /proc/loadavg)"
   echo
-  echo "| scenario | accepted/s | submit_sm/s at the SMSC | receipts/s | callbacks/s | client p50 ms | client p99 ms | gateway's own answer latency | gateway CPU µs/msg | gateway peak RSS MiB | not at a carrier after drain |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
-  awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1,$2,$3,$4,$5,$6,$7,$11,$8,$9,$10}' "$WORK/rows.tsv"
+  echo "| scenario | accepted/s | submit_sm/s at the SMSC | receipts/s | callbacks/s | client p50 ms | client p99 ms | gateway: request → answer | gateway: request → submit_sm | gateway CPU µs/msg | gateway peak RSS MiB | not at a carrier after drain |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1,$2,$3,$4,$5,$6,$7,$11,$12,$8,$9,$10}' "$WORK/rows.tsv"
   if [[ -s "$OUT/failover.metrics" ]]; then
     echo
     echo "Failover (give up an attempt → next carrier accepts), from the gateway's /metrics:"

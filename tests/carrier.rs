@@ -56,6 +56,7 @@ fn job(token: u64, segments: u8, resend: bool) -> SubmitJob {
         token,
         pdus: (0..segments).map(|s| sm(token, s)).collect(),
         ambiguous_resend_allowed: resend,
+        received: None,
     }
 }
 

@@ -215,7 +215,9 @@ impl World {
             .await
             .unwrap();
         use gannet::api::Dispatch;
-        self.engine.dispatcher().dispatch(m);
+        self.engine
+            .dispatcher()
+            .dispatch(m, std::time::Instant::now());
         id
     }
 

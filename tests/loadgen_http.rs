@@ -374,7 +374,7 @@ struct CallbackDispatch {
 }
 
 impl Dispatch for CallbackDispatch {
-    fn dispatch(&self, m: Message) {
+    fn dispatch(&self, m: Message, _received: std::time::Instant) {
         let i = self.n.fetch_add(1, Relaxed);
         let url = m.callback_url.unwrap();
         let rest = url.strip_prefix("http://").unwrap();
@@ -472,7 +472,7 @@ fn read_pdu(s: &mut std::net::TcpStream) -> Header {
 }
 
 impl Dispatch for SmppDispatch {
-    fn dispatch(&self, m: Message) {
+    fn dispatch(&self, m: Message, _received: std::time::Instant) {
         let i = self.n.fetch_add(1, Relaxed) as usize;
         let mut bind = self.binds[i % self.binds.len()].lock().unwrap();
         let (s, seq) = &mut *bind;
@@ -553,8 +553,8 @@ async fn drain_waits_for_the_carriers() {
     let smpp = SmppDispatch::new(&[sim.persona_addr("mno-a")]);
     let (dispatch, mut rx) = api::ChannelDispatch::new();
     let submitter = std::thread::spawn(move || {
-        while let Some(m) = rx.blocking_recv() {
-            smpp.dispatch(m);
+        while let Some((m, received)) = rx.blocking_recv() {
+            smpp.dispatch(m, received);
         }
     });
     let api = start_api(Some(Arc::new(dispatch)));

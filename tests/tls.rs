@@ -103,6 +103,7 @@ fn job(token: u64) -> SubmitJob {
             ..SubmitSm::default()
         }],
         ambiguous_resend_allowed: false,
+        received: None,
     }
 }
 

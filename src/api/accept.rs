@@ -1,11 +1,12 @@
 //! `POST /v1/messages` and `POST /v1/messages/batch`: validate, compute, store durably,
 //! answer, dispatch.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use std::time::Instant;
+
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::ApiState;
@@ -32,7 +33,83 @@ const MAX_TEXT_CHARS: usize = 255 * 153;
 /// A message ready for the store, and the answer it gets.
 struct Prepared {
     new: NewMessage,
-    answer: Value,
+    /// The answer, a JSON object, serialized once: the body of a single accept, an item of a
+    /// batch answer, and what an idempotent replay sends again.
+    answer: Vec<u8>,
+}
+
+/// The answer to an accepted message (docs/api.md). Written straight to bytes, in this field
+/// order, with no intermediate `Value`.
+#[derive(serde::Serialize)]
+struct AcceptAnswer<'a> {
+    id: MessageId,
+    status: &'static str,
+    to: &'a str,
+    number_type: crate::number::NumberType,
+    country: Option<&'a str>,
+    route_class: crate::routes::MessageClass,
+    channel: crate::store::Channel,
+    encoding: text::Encoding,
+    segments: usize,
+    non_gsm_characters: &'a [char],
+    transliterated: Vec<Transliteration>,
+    valid_until: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_ref: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct Transliteration {
+    from: char,
+    to: &'static str,
+}
+
+/// One item of a batch answer: a rejection as a value, or an accepted item's answer bytes
+/// with its index (and `"replayed": true`) spliced in.
+enum Item {
+    Value(Value),
+    Raw(Vec<u8>),
+}
+
+impl Item {
+    /// `{"index":i,` + the fields of `answer` (a JSON object) + `,"replayed":true` if so.
+    fn accepted(index: usize, answer: &[u8], replayed: bool) -> Item {
+        let inner = answer
+            .strip_prefix(b"{")
+            .and_then(|a| a.strip_suffix(b"}"))
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(answer.len() + 32);
+        out.extend_from_slice(b"{\"index\":");
+        out.extend_from_slice(index.to_string().as_bytes());
+        if !inner.is_empty() {
+            out.push(b',');
+            out.extend_from_slice(inner);
+        }
+        if replayed {
+            out.extend_from_slice(b",\"replayed\":true");
+        }
+        out.push(b'}');
+        Item::Raw(out)
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Item::Raw(b) => out.extend_from_slice(b),
+            Item::Value(v) => {
+                // Writing a `Value` into a `Vec` cannot fail.
+                let _ = serde_json::to_writer(&mut *out, v);
+            }
+        }
+    }
+}
+
+fn json_response(body: Vec<u8>) -> Response {
+    let mut response = (StatusCode::ACCEPTED, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 pub(super) async fn post_message(
@@ -41,6 +118,7 @@ pub(super) async fn post_message(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
+    let received = Instant::now();
     let header_key = idempotency_header(&headers)?;
     let mut raw = decode_message(&body, "")?;
     raw.idempotency_key = match (raw.idempotency_key.take(), header_key) {
@@ -60,8 +138,8 @@ pub(super) async fn post_message(
         Accepted::New => {
             metrics::counter!("gannet_api_accepted_total", "class" => message.class.as_str())
                 .increment(1);
-            state.dispatcher().dispatch(message);
-            Ok((StatusCode::ACCEPTED, Json(prepared.answer)).into_response())
+            state.dispatcher().dispatch(message, received);
+            Ok(json_response(prepared.answer))
         }
         Accepted::Replayed { answer, .. } => Ok(replayed(answer)),
         Accepted::Conflict { id } => Err(conflict("idempotency_key", id)),
@@ -74,6 +152,7 @@ pub(super) async fn post_batch(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
+    let received = Instant::now();
     let header_key = idempotency_header(&headers)?;
     let obj = object(&body, "")?;
     if let Some(unknown) = obj.keys().find(|k| k.as_str() != "messages") {
@@ -115,8 +194,8 @@ pub(super) async fn post_batch(
         });
     }
 
-    let mut results: Vec<Value> = vec![Value::Null; items.len()];
-    let mut valid: Vec<(usize, Value, Message)> = Vec::with_capacity(items.len());
+    let mut results: Vec<Item> = (0..items.len()).map(|_| Item::Value(Value::Null)).collect();
+    let mut valid: Vec<(usize, Vec<u8>, Message)> = Vec::with_capacity(items.len());
     let mut batch = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let prefix = format!("messages[{i}].");
@@ -135,7 +214,8 @@ pub(super) async fn post_batch(
             }
             Err(e) => {
                 metrics::counter!("gannet_api_rejected_total", "reason" => e.reason).increment(1);
-                results[i] = json!({ "index": i, "status": "rejected", "error": e.to_json() });
+                results[i] =
+                    Item::Value(json!({ "index": i, "status": "rejected", "error": e.to_json() }));
             }
         }
     }
@@ -152,44 +232,48 @@ pub(super) async fn post_batch(
                 accepted += 1;
                 metrics::counter!("gannet_api_accepted_total", "class" => message.class.as_str())
                     .increment(1);
-                state.dispatcher().dispatch(message);
-                item_result(i, answer, false)
+                state.dispatcher().dispatch(message, received);
+                Item::accepted(i, &answer, false)
             }
             Accepted::Replayed { answer, .. } => {
                 accepted += 1;
                 metrics::counter!("gannet_api_idempotent_replays_total").increment(1);
-                let first = serde_json::from_slice(&answer).unwrap_or(Value::Null);
-                item_result(i, first, true)
+                Item::accepted(i, &answer, true)
             }
             Accepted::Conflict { id } => {
                 let field = format!("messages[{i}].idempotency_key");
                 metrics::counter!("gannet_api_rejected_total", "reason" => "idempotency_conflict")
                     .increment(1);
-                json!({ "index": i, "status": "rejected", "error": conflict(&field, id).to_json() })
+                Item::Value(
+                    json!({ "index": i, "status": "rejected", "error": conflict(&field, id).to_json() }),
+                )
             }
         };
     }
     if accepted == 0 {
+        // Nothing accepted: every item is a rejection value.
+        let results = results
+            .into_iter()
+            .filter_map(|r| match r {
+                Item::Value(v) => Some(v),
+                Item::Raw(_) => None,
+            })
+            .collect();
         return Err(ApiError::BatchRejected { results });
     }
     let rejected = results.len() - accepted;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "accepted": accepted, "rejected": rejected, "results": results })),
-    )
-        .into_response())
-}
-
-fn item_result(index: usize, answer: Value, replayed: bool) -> Value {
-    let mut obj = Map::new();
-    obj.insert("index".into(), index.into());
-    if let Value::Object(fields) = answer {
-        obj.extend(fields);
+    let mut body = Vec::with_capacity(64 + results.len() * 400);
+    body.extend_from_slice(
+        format!("{{\"accepted\":{accepted},\"rejected\":{rejected},\"results\":[").as_bytes(),
+    );
+    for (i, r) in results.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        r.write(&mut body);
     }
-    if replayed {
-        obj.insert("replayed".into(), true.into());
-    }
-    Value::Object(obj)
+    body.extend_from_slice(b"]}");
+    Ok(json_response(body))
 }
 
 fn replayed(answer: Vec<u8>) -> Response {
@@ -375,31 +459,30 @@ fn prepare(
     let valid_until_ms = now.saturating_add(u64::try_from(validity.as_millis()).unwrap_or(0));
     let id = MessageId::new_v7();
     let segments = u16::try_from(analysis.segments).unwrap_or(u16::MAX);
-    let fingerprint = fingerprint(&raw, number.e164());
-    let mut answer = json!({
-        "id": id,
-        "status": "accepted",
-        "to": number.e164(),
-        "number_type": number.number_type(),
-        "country": number.region(),
-        "route_class": raw.class,
-        "channel": admitted.channel,
-        "encoding": analysis.encoding,
-        "segments": analysis.segments,
-        "non_gsm_characters": analysis.non_gsm,
-        "transliterated": analysis
+    let answer = serde_json::to_vec(&AcceptAnswer {
+        id,
+        status: "accepted",
+        to: number.e164(),
+        number_type: number.number_type(),
+        country: number.region(),
+        route_class: raw.class,
+        channel: admitted.channel,
+        encoding: analysis.encoding,
+        segments: analysis.segments,
+        non_gsm_characters: &analysis.non_gsm,
+        transliterated: analysis
             .transliterated
             .iter()
-            .map(|(from, to)| json!({ "from": from, "to": to }))
-            .collect::<Vec<_>>(),
-        "valid_until": rfc3339(valid_until_ms),
-    });
-    if let (Some(r), Value::Object(obj)) = (&raw.client_ref, &mut answer) {
-        obj.insert("client_ref".into(), r.clone().into());
-    }
+            .map(|&(from, to)| Transliteration { from, to })
+            .collect(),
+        valid_until: rfc3339(valid_until_ms),
+        client_ref: raw.client_ref.as_deref(),
+    })
+    .map_err(|e| FieldError::new(at("text"), "invalid_value", e.to_string()))?;
+    // Only a message with an idempotency key is ever compared with another.
     let replay = raw.idempotency_key.as_ref().map(|_| Replay {
-        fingerprint,
-        answer: serde_json::to_vec(&answer).unwrap_or_default(),
+        fingerprint: fingerprint(&raw, number.e164()),
+        answer: answer.clone(),
     });
     let message = Message {
         id,

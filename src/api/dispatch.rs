@@ -10,6 +10,7 @@
 //! [`Store::pending`]: crate::store::Store::pending
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 
@@ -17,7 +18,8 @@ use crate::store::{Message, MessageId};
 
 pub trait Dispatch: Send + Sync + 'static {
     /// Hands a newly accepted, durable message to the delivery side. Must not block.
-    fn dispatch(&self, message: Message);
+    /// `received`: when its request reached the API, for the request → submit_sm latency.
+    fn dispatch(&self, message: Message, received: Instant);
 }
 
 /// Dispatches nothing: for an API that only accepts (the delivery side reads the pending
@@ -26,7 +28,7 @@ pub trait Dispatch: Send + Sync + 'static {
 pub struct NoDispatch;
 
 impl Dispatch for NoDispatch {
-    fn dispatch(&self, _message: Message) {}
+    fn dispatch(&self, _message: Message, _received: Instant) {}
 }
 
 /// Sends every message down an unbounded channel. Unbounded because the API must not wait
@@ -34,22 +36,22 @@ impl Dispatch for NoDispatch {
 /// which the store holds anyway.
 #[derive(Debug, Clone)]
 pub struct ChannelDispatch {
-    tx: mpsc::UnboundedSender<Message>,
+    tx: mpsc::UnboundedSender<(Message, Instant)>,
 }
 
 impl ChannelDispatch {
     #[must_use]
-    pub fn new() -> (ChannelDispatch, mpsc::UnboundedReceiver<Message>) {
+    pub fn new() -> (ChannelDispatch, mpsc::UnboundedReceiver<(Message, Instant)>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (ChannelDispatch { tx }, rx)
     }
 }
 
 impl Dispatch for ChannelDispatch {
-    fn dispatch(&self, message: Message) {
+    fn dispatch(&self, message: Message, received: Instant) {
         // A closed receiver means the delivery side is shutting down; the message stays
         // pending in the store for the next start.
-        if self.tx.send(message).is_err() {
+        if self.tx.send((message, received)).is_err() {
             tracing::debug!("dispatch: receiver closed; message left pending");
         }
     }
@@ -69,7 +71,7 @@ impl RecordingDispatch {
 }
 
 impl Dispatch for RecordingDispatch {
-    fn dispatch(&self, message: Message) {
+    fn dispatch(&self, message: Message, _received: Instant) {
         if let Ok(mut ids) = self.ids.lock() {
             ids.push(message.id);
         }

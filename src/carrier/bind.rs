@@ -79,6 +79,8 @@ struct Metrics {
     reconnects: Counter,
     throttled: Counter,
     latency: Histogram,
+    /// Request at the API → first submit_sm of the message written to this carrier.
+    submit_delay: Histogram,
     window: Gauge,
     bound: Gauge,
 }
@@ -105,6 +107,10 @@ impl Metrics {
             throttled: metrics::counter!("gannet_carrier_throttled_total", "carrier" => c.clone()),
             latency: metrics::histogram!(
                 "gannet_carrier_resp_latency_seconds",
+                "carrier" => c.clone()
+            ),
+            submit_delay: metrics::histogram!(
+                "gannet_submit_delay_seconds",
                 "carrier" => c.clone()
             ),
             window: metrics::gauge!(
@@ -716,6 +722,12 @@ impl<S: AsyncRead + AsyncWrite + Send> Link<'_, S> {
                     if let Some(inf) = self.slab.get_mut(slot) {
                         inf.seg.pdu.sequence_number = seq;
                         inf.seg.attempts = inf.seg.attempts.saturating_add(1);
+                        if let Some(t) = inf.seg.received.take() {
+                            self.task
+                                .metrics
+                                .submit_delay
+                                .record(now.saturating_duration_since(t).as_secs_f64());
+                        }
                         inf.seg.pdu.encode(&mut self.wbuf);
                         self.appended += (self.wbuf.len() - before) as u64;
                         inf.end = self.appended;
@@ -1118,6 +1130,7 @@ mod tests {
             temporary: 0,
             throttled: 0,
             ambiguous: 0,
+            received: None,
         }
     }
 
@@ -1332,6 +1345,7 @@ mod tests {
             temporary: 0,
             throttled: 0,
             ambiguous: 0,
+            received: None,
         };
         let a = s.insert(InFlight {
             seg: seg(1),

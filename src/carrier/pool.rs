@@ -34,6 +34,10 @@ pub struct SubmitJob {
     /// allows it)? For an OTP, a duplicate is better than nothing; for a marketing text it is
     /// not.
     pub ambiguous_resend_allowed: bool,
+    /// When the request that carries this message arrived, for its first attempt: the bind
+    /// records request → first submit_sm written (`gannet_submit_delay_seconds`). `None` for
+    /// resends, failovers and resumed messages.
+    pub received: Option<Instant>,
 }
 
 /// Why [`CarrierPool::submit`] refused a job. Nothing was queued.
@@ -197,6 +201,8 @@ pub(crate) struct Segment {
     pub(crate) temporary: u16,
     pub(crate) throttled: u16,
     pub(crate) ambiguous: u16,
+    /// [`SubmitJob::received`], on the first segment only.
+    pub(crate) received: Option<Instant>,
 }
 
 /// A segment waiting for its retry time.
@@ -534,6 +540,7 @@ impl CarrierPool {
                 temporary: 0,
                 throttled: 0,
                 ambiguous: 0,
+                received: if index == 0 { job.received } else { None },
             });
         }
         drop(q);
@@ -616,6 +623,7 @@ mod tests {
             temporary: 0,
             throttled: 0,
             ambiguous: 0,
+            received: None,
         }
     }
 

@@ -272,6 +272,7 @@ pub fn start(parts: EngineParts) -> EngineHandle {
     };
     let book = HealthBook::new(parts.settings.health);
     let engine = Engine {
+        received: None,
         store: parts.store,
         pool: parts.pool,
         table,
@@ -433,6 +434,9 @@ impl Flights {
 type Timer = Reverse<(u64, u64, MessageId)>;
 
 struct Engine {
+    /// While a newly dispatched message is taken on: when its request reached the API, for
+    /// its first submit's latency.
+    received: Option<Instant>,
     store: Store,
     pool: CarrierPool,
     table: Arc<RouteTable>,
@@ -591,7 +595,7 @@ impl Engine {
     async fn run(
         mut self,
         resume: bool,
-        mut new_rx: mpsc::UnboundedReceiver<Message>,
+        mut new_rx: mpsc::UnboundedReceiver<(Message, Instant)>,
         mut events: mpsc::Receiver<PoolEvent>,
         mut control: mpsc::UnboundedReceiver<Control>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
@@ -629,8 +633,10 @@ impl Engine {
                     if n == 0 {
                         new_open = false;
                     }
-                    for msg in new_buf.drain(..) {
+                    for (msg, received) in new_buf.drain(..) {
+                        self.received = Some(received);
                         self.take(msg, Vec::new());
+                        self.received = None;
                     }
                 }
                 () = sleep => self.on_timers(),
@@ -977,6 +983,7 @@ impl Engine {
             token,
             pdus,
             ambiguous_resend_allowed: resend_ambiguous(msg.class),
+            received: self.received.take(),
         };
         match self.pool.submit(&carrier, job) {
             Ok(()) => {}

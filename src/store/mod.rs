@@ -132,6 +132,11 @@ pub struct StoreStats {
     pub items: u64,
 }
 
+/// Records of each kind (messages, attempts) the writer keeps per generation of its cache of
+/// recent records (two generations): enough for every message of several seconds of a busy
+/// gateway between its accept and its receipt, about 10 MB when full.
+const RECENT_RECORDS: usize = 32_768;
+
 /// Largest memtable of the message and attempt keyspaces. The engine's default (64 MiB each,
 /// with the skip list's overhead on top) made the store the largest part of the gateway's
 /// memory with a million messages in flight; 16 MiB keeps the write rate (measured in
@@ -169,6 +174,7 @@ impl Store {
             max_delay: options.max_delay,
             healthy: Arc::clone(&healthy),
             stats: Arc::clone(&stats),
+            recent: writer::Recent::new(RECENT_RECORDS),
         };
         let handle = std::thread::Builder::new()
             .name("gannet-store-writer".into())

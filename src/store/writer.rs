@@ -76,10 +76,75 @@ pub(super) struct Writer {
     pub max_delay: Duration,
     pub healthy: Arc<AtomicBool>,
     pub stats: Arc<Stats>,
+    pub recent: Recent,
+}
+
+/// Records written by recent groups, kept so that the next writes to them (the segment
+/// response, the receipt and the final state, most within a second of the accept) find them
+/// here instead of reading them back from the engine, whose point reads search every
+/// memtable and table. Two generations of at most `cap` entries each: when the current one
+/// fills, the older is dropped; a miss just reads the engine. Only committed values enter,
+/// so the cache never holds what the disk does not.
+pub(super) struct Recent {
+    messages: [HashMap<MessageId, Vec<u8>>; 2],
+    attempts: [HashMap<(MessageId, u16), Attempt>; 2],
+    cap: usize,
+}
+
+impl Recent {
+    pub fn new(cap: usize) -> Recent {
+        Recent {
+            messages: [HashMap::new(), HashMap::new()],
+            attempts: [HashMap::new(), HashMap::new()],
+            cap,
+        }
+    }
+
+    fn take_message(&mut self, id: MessageId) -> Option<Vec<u8>> {
+        let [cur, old] = &mut self.messages;
+        cur.remove(&id).or_else(|| old.remove(&id))
+    }
+
+    fn take_attempt(&mut self, key: (MessageId, u16)) -> Option<Attempt> {
+        let [cur, old] = &mut self.attempts;
+        cur.remove(&key).or_else(|| old.remove(&key))
+    }
+
+    fn put_message(&mut self, id: MessageId, bytes: Vec<u8>) {
+        if self.cap == 0 {
+            return;
+        }
+        if self.messages[0].len() >= self.cap {
+            self.messages.swap(0, 1);
+            self.messages[0].clear();
+        }
+        self.messages[0].insert(id, bytes);
+    }
+
+    fn put_attempt(&mut self, key: (MessageId, u16), a: Attempt) {
+        if self.cap == 0 {
+            return;
+        }
+        if self.attempts[0].len() >= self.cap {
+            self.attempts.swap(0, 1);
+            self.attempts[0].clear();
+        }
+        self.attempts[0].insert(key, a);
+    }
+
+    /// Everything: after a failed commit, nothing cached can be trusted to match the disk.
+    fn clear(&mut self) {
+        for m in &mut self.messages {
+            m.clear();
+        }
+        for a in &mut self.attempts {
+            a.clear();
+        }
+    }
 }
 
 impl Writer {
-    pub fn run(self) {
+    pub fn run(mut self) {
         let mut group: Vec<Command> = Vec::with_capacity(64);
         loop {
             // Blocks until there is work; every sender gone means every `Store` handle was
@@ -117,9 +182,9 @@ impl Writer {
         }
     }
 
-    fn commit_group(&self, group: &mut Vec<Command>, weight: usize) {
+    fn commit_group(&mut self, group: &mut Vec<Command>, weight: usize) {
         let started = Instant::now();
-        let mut view = View::new(&self.ks);
+        let mut view = View::new(&self.ks, &mut self.recent, weight);
         // Answers are held until the commit: nothing may be acknowledged before it is durable.
         let mut answers: Vec<Answer> = Vec::with_capacity(group.len());
         let mut awaited = false;
@@ -152,18 +217,14 @@ impl Writer {
         }
 
         let view_was_empty = view.is_empty();
-        let committed = if view_was_empty {
-            Ok(())
+        // A group with nobody waiting still reaches the OS, so it survives a process crash;
+        // the next awaited commit's journal sync takes it to the disk.
+        let mode = if awaited {
+            PersistMode::SyncAll
         } else {
-            // A group with nobody waiting still reaches the OS, so it survives a process
-            // crash; the next awaited commit's journal sync takes it to the disk.
-            let mode = if awaited {
-                PersistMode::SyncAll
-            } else {
-                PersistMode::Buffer
-            };
-            view.commit(&self.db, mode)
+            PersistMode::Buffer
         };
+        let committed = view.commit(&self.db, mode, view_was_empty);
         if let Err(e) = &committed {
             // The engine poisons itself after a failed journal write; say so everywhere.
             self.healthy.store(false, Ordering::Release);
@@ -248,6 +309,7 @@ impl Rec {
 /// would not have a defined order).
 struct View<'a> {
     ks: &'a Keyspaces,
+    recent: &'a mut Recent,
     messages: HashMap<MessageId, Slot<Rec>>,
     attempts: HashMap<(MessageId, u16), Slot<Attempt>>,
     idempotency: HashMap<Vec<u8>, Slot<IdempotencyRecord>>,
@@ -256,13 +318,15 @@ struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    fn new(ks: &'a Keyspaces) -> Self {
+    /// `items`: the group's weight, to size the maps once.
+    fn new(ks: &'a Keyspaces, recent: &'a mut Recent, items: usize) -> Self {
         View {
             ks,
-            messages: HashMap::new(),
-            attempts: HashMap::new(),
+            recent,
+            messages: HashMap::with_capacity(items),
+            attempts: HashMap::with_capacity(items),
             idempotency: HashMap::new(),
-            pending: HashMap::new(),
+            pending: HashMap::with_capacity(items),
         }
     }
 
@@ -314,13 +378,17 @@ impl<'a> View<'a> {
             let needs_fields = matches!(w, Write::State { error: Some(_), .. });
             match self.messages.entry(id) {
                 Entry::Vacant(e) => {
-                    let value = match self.ks.messages.get(id.as_bytes())? {
+                    let bytes = match self.recent.take_message(id) {
+                        Some(b) => Some(b),
+                        None => self.ks.messages.get(id.as_bytes())?.map(|b| b.to_vec()),
+                    };
+                    let value = match bytes {
                         Some(bytes) if needs_fields => Some(Rec::Decoded(Box::new(
                             codec::decode_message(id, &bytes).map_err(corrupt)?,
                         ))),
                         Some(bytes) => {
                             codec::message_state(&bytes).map_err(corrupt)?;
-                            Some(Rec::Encoded(bytes.to_vec()))
+                            Some(Rec::Encoded(bytes))
                         }
                         None => None,
                     };
@@ -343,15 +411,21 @@ impl<'a> View<'a> {
                 Write::State { .. } | Write::Attempt { .. } => continue,
             };
             if let Entry::Vacant(e) = self.attempts.entry((id, n)) {
-                let value = match self.ks.attempts.get(codec::attempt_key(id, n))? {
-                    Some(bytes) => Some(codec::decode_attempt(n, &bytes).map_err(|source| {
-                        StoreError::Corrupt {
-                            what: "attempt",
-                            key: format!("{id}/{n}"),
-                            source,
+                let cached = self.recent.take_attempt((id, n));
+                let value = match cached {
+                    Some(a) => Some(a),
+                    None => match self.ks.attempts.get(codec::attempt_key(id, n))? {
+                        Some(bytes) => {
+                            Some(codec::decode_attempt(n, &bytes).map_err(|source| {
+                                StoreError::Corrupt {
+                                    what: "attempt",
+                                    key: format!("{id}/{n}"),
+                                    source,
+                                }
+                            })?)
                         }
-                    })?),
-                    None => None,
+                        None => None,
+                    },
                 };
                 e.insert(Slot {
                     value,
@@ -525,41 +599,115 @@ impl<'a> View<'a> {
         }
     }
 
-    fn commit(self, db: &Database, mode: PersistMode) -> Result<(), StoreError> {
+    /// Writes what changed in one engine batch (nothing when `empty`), then hands every
+    /// record the group held back to [`Recent`], messages that ended excepted: their
+    /// records see no more state changes.
+    fn commit(self, db: &Database, mode: PersistMode, empty: bool) -> Result<(), StoreError> {
+        let View {
+            ks,
+            recent,
+            messages,
+            attempts,
+            idempotency,
+            pending,
+        } = self;
+        if empty {
+            for (id, slot) in messages {
+                if let Some(Rec::Encoded(bytes)) = slot.value {
+                    recent.put_message(id, bytes);
+                }
+            }
+            for (key, slot) in attempts {
+                if let Some(a) = slot.value {
+                    recent.put_attempt(key, a);
+                }
+            }
+            return Ok(());
+        }
         let mut batch = db.batch().durability(Some(mode));
-        for (id, slot) in self.messages {
-            match (slot.dirty, slot.value) {
-                (true, Some(Rec::Decoded(m))) => {
-                    batch.insert(&self.ks.messages, id.as_bytes(), codec::encode_message(&m));
-                }
-                (true, Some(Rec::Encoded(bytes))) => {
-                    batch.insert(&self.ks.messages, id.as_bytes(), bytes);
-                }
-                _ => {}
+        let mut keep: Vec<(MessageId, Vec<u8>)> = Vec::with_capacity(messages.len());
+        for (id, slot) in messages {
+            let (dirty, bytes) = match slot.value {
+                Some(Rec::Decoded(m)) => (slot.dirty, codec::encode_message(&m)),
+                Some(Rec::Encoded(bytes)) => (slot.dirty, bytes),
+                None => continue,
+            };
+            if dirty {
+                batch.insert(&ks.messages, id.as_bytes(), &bytes[..]);
+            }
+            if !codec::message_state(&bytes).is_ok_and(MessageState::is_final) {
+                keep.push((id, bytes));
             }
         }
-        for ((id, n), slot) in self.attempts {
+        for ((id, n), slot) in &attempts {
             if let (true, Some(a)) = (slot.dirty, &slot.value) {
                 batch.insert(
-                    &self.ks.attempts,
-                    codec::attempt_key(id, n),
+                    &ks.attempts,
+                    codec::attempt_key(*id, *n),
                     codec::encode_attempt(a),
                 );
             }
         }
-        for (k, slot) in self.idempotency {
+        for (k, slot) in idempotency {
             if let (true, Some(r)) = (slot.dirty, &slot.value) {
-                batch.insert(&self.ks.idempotency, k, codec::encode_idempotency(r));
+                batch.insert(&ks.idempotency, k, codec::encode_idempotency(r));
             }
         }
-        for (id, present) in self.pending {
+        for (id, present) in pending {
             if present {
-                batch.insert(&self.ks.pending, id.as_bytes(), []);
+                batch.insert(&ks.pending, id.as_bytes(), []);
             } else {
-                batch.remove(&self.ks.pending, id.as_bytes());
+                batch.remove(&ks.pending, id.as_bytes());
             }
         }
-        batch.commit()?;
+        if let Err(e) = batch.commit() {
+            recent.clear();
+            return Err(e.into());
+        }
+        for (id, bytes) in keep {
+            recent.put_message(id, bytes);
+        }
+        for (key, slot) in attempts {
+            if let Some(a) = slot.value {
+                recent.put_attempt(key, a);
+            }
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> MessageId {
+        MessageId::from_bytes([n; 16])
+    }
+
+    /// Two generations: an entry lives until two more fills of `cap` have passed, a taken
+    /// entry is gone from both, and a cap of 0 caches nothing.
+    #[test]
+    fn recent_records_age_out_by_generation() {
+        let mut r = Recent::new(2);
+        for n in 1..=3 {
+            r.put_message(id(n), vec![n]);
+        }
+        // 1 and 2 filled the first generation, 3 started the next: all still there.
+        assert_eq!(r.take_message(id(1)), Some(vec![1]));
+        r.put_message(id(4), vec![4]);
+        r.put_message(id(5), vec![5]);
+        // 5 turned over again: the generation holding 2 is gone.
+        assert_eq!(r.take_message(id(2)), None);
+        assert_eq!(r.take_message(id(4)), Some(vec![4]));
+        assert_eq!(r.take_message(id(4)), None);
+        r.put_attempt((id(9), 1), Attempt::default());
+        assert!(r.take_attempt((id(9), 1)).is_some());
+        assert!(r.take_attempt((id(9), 1)).is_none());
+        r.clear();
+        assert_eq!(r.take_message(id(5)), None);
+
+        let mut none = Recent::new(0);
+        none.put_message(id(1), vec![1]);
+        assert_eq!(none.take_message(id(1)), None);
     }
 }
