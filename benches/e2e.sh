@@ -93,6 +93,7 @@ clients:
   - { name: bench, key_sha256: $KEY_SHA, rate: { per_second: 10000000, burst: 10000000 } }
 store:
   path: store
+${E2E_STORE_DELAY:+  max_delay: $E2E_STORE_DELAY}
 routes: routes.yaml
 webhooks:
   secret: $SECRET
@@ -141,17 +142,25 @@ gateway_percentiles() {
 }
 
 # $1: name; rest: loadgen options. E2E_PERF=name records the gateway with perf during that
-# scenario (target/e2e/<name>.perf.data; `perf report -i ...`).
+# scenario (target/e2e/<name>.perf.data; `perf report -i ...`). WARMUP=<seconds> (set for
+# one call): latency from both sides leaves out the first seconds of load: the load tool's by
+# --warmup, the gateway's by taking the "before" /metrics snapshot about half a second after
+# the warm-up ends (the load tool needs a moment to build its numbers and connect).
 run() {
   local name=$1; shift
   echo "== $name" >&2
-  local perf_pid=
+  local perf_pid= snap_pid= warm=()
+  if [[ -n "${WARMUP:-}" ]]; then
+    warm=(--warmup "${WARMUP}s")
+    ( sleep "$(awk -v w="$WARMUP" 'BEGIN {print w + 0.5}')"; curl -sf "127.0.0.1:$API/metrics" > "$OUT/$name.warm.metrics" ) &
+    snap_pid=$!
+  fi
   if [[ "${E2E_PERF:-}" == "$name" ]]; then
     perf record -F 199 --call-graph dwarf,16384 -p "$GW_PID" -o "$OUT/$name.perf.data" > "$OUT/$name.perf.log" 2>&1 &
     perf_pid=$!
   fi
   "$BIN" loadgen http --url "http://127.0.0.1:$API" --api-key "$KEY" \
-    --sim-control "http://127.0.0.1:$SIM_CTL" --gateway-pid "$GW_PID" --json "$@" \
+    --sim-control "http://127.0.0.1:$SIM_CTL" --gateway-pid "$GW_PID" --json "${warm[@]}" "$@" \
     > "$OUT/$name.json" 2> "$OUT/$name.log" || {
       echo "   failed: see $OUT/$name.log; the gateway's log ends:" >&2
       tail -5 "$WORK/gateway.log" >&2
@@ -165,6 +174,10 @@ run() {
     exit 1
   fi
   if [[ -n $perf_pid ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+  if [[ -n $snap_pid ]]; then
+    wait "$snap_pid" || true
+    [[ -s "$OUT/$name.warm.metrics" ]] && PREV_METRICS="$OUT/$name.warm.metrics"
+  fi
   curl -sf "127.0.0.1:$API/metrics" > "$OUT/$name.metrics" || true
   GW_P=$(gateway_percentiles "$PREV_METRICS" "$OUT/$name.metrics" "$ANSWER_HIST")
   GW_S=$(gateway_percentiles "$PREV_METRICS" "$OUT/$name.metrics" "$SUBMIT_HIST")
@@ -191,7 +204,13 @@ want no-receipts && run no-receipts --connections "$CONNS" --duration "$DURATION
 want batch-100 && run batch-100 --connections 32 --batch 100 --duration "$DURATION" --drain-wait 10s
 MAX=$(jq -r '.accepted_per_s | floor' "$OUT/receipts-webhooks.json" 2>/dev/null || echo 0)
 HALF=$(( MAX / 2 )); [[ $HALF -lt 10 ]] && HALF=10
-want open-loop && run "open-loop-$HALF" --connections "$CONNS" --rate "$HALF" --duration "$DURATION" --callbacks --webhook-secret "$SECRET" --drain-wait 10s
+# E2E_OPEN_RATES="5000 8000": open-loop runs at these rates too (the tail at lower loads).
+# Open-loop latency leaves out the first E2E_OPEN_WARMUP seconds (default 2; 0 keeps all).
+OPEN_WARMUP=${E2E_OPEN_WARMUP:-2}; [[ $SMOKE == 1 ]] && OPEN_WARMUP=0.5
+[[ $OPEN_WARMUP == 0 ]] && OPEN_WARMUP=
+for rate in $HALF ${E2E_OPEN_RATES:-}; do
+  want open-loop && WARMUP=$OPEN_WARMUP run "open-loop-$rate" --connections "$CONNS" --rate "$rate" --duration "$DURATION" --callbacks --webhook-secret "$SECRET" --drain-wait 10s
+done
 stop_world
 
 # The direct route's carrier, slowed so a queue builds, drops every bind 3 s into the load

@@ -45,7 +45,7 @@ enum Command {
     /// Drive bounded load at a server and report what reached it.
     Loadgen {
         #[command(subcommand)]
-        command: LoadgenCommand,
+        command: Box<LoadgenCommand>,
     },
     /// Explain the routing decision for a number: each candidate, its score and why.
     Route(gannet::router::cli::RouteArgs),
@@ -144,30 +144,28 @@ async fn run(command: Command, shutdown: CancellationToken) -> anyhow::Result<Ex
             gannet::sim::cli::run(args, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Loadgen {
-            command: LoadgenCommand::Smpp(args),
-        } => {
-            let json = args.json;
-            let report = gannet::loadgen::run_smpp(args, shutdown).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{report}");
+        Command::Loadgen { command } => match *command {
+            LoadgenCommand::Smpp(args) => {
+                let json = args.json;
+                let report = gannet::loadgen::run_smpp(args, shutdown).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    print!("{report}");
+                }
+                Ok(ExitCode::SUCCESS)
             }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Loadgen {
-            command: LoadgenCommand::Http(args),
-        } => {
-            let json = args.json;
-            let report = gannet::loadgen::run_http(args, shutdown).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{report}");
+            LoadgenCommand::Http(args) => {
+                let json = args.json;
+                let report = gannet::loadgen::run_http(args, shutdown).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    print!("{report}");
+                }
+                Ok(ExitCode::SUCCESS)
             }
-            Ok(ExitCode::SUCCESS)
-        }
+        },
         Command::Route(args) => {
             gannet::router::cli::run(args)?;
             Ok(ExitCode::SUCCESS)

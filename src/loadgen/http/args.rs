@@ -92,6 +92,11 @@ pub struct HttpLoadArgs {
     /// was accepted and for callbacks to stop arriving (needs --sim-control or --callbacks).
     #[arg(long, default_value = "0s", value_parser = crate::config::duration::parse)]
     pub drain_wait: Duration,
+    /// Requests due in this first part of the run are sent and counted like the others but
+    /// left out of the latency percentiles (connection set-up and first-touch allocations on
+    /// both sides); part of --duration, not added to it.
+    #[arg(long, default_value = "0s", value_parser = crate::config::duration::parse)]
+    pub warmup: Duration,
     /// A request with no answer after this long is counted as timed out and its connection
     /// is replaced.
     #[arg(long, default_value = "10s", value_parser = crate::config::duration::parse)]
@@ -202,6 +207,8 @@ pub struct HttpPlan {
     pub sim_control: Option<(SocketAddr, String, String)>,
     pub gateway_pid: Option<u32>,
     pub drain_wait: Duration,
+    /// Latency counts requests due from this far into the load.
+    pub warmup: Duration,
     pub response_timeout: Duration,
 }
 
@@ -256,6 +263,9 @@ impl HttpPlan {
         if args.drain_wait > crate::loadgen::args::MAX_DURATION {
             bail!("--drain-wait is at most 10 minutes");
         }
+        if !args.warmup.is_zero() && args.warmup >= duration {
+            bail!("--warmup must be shorter than the run ({duration:?})");
+        }
         if let Some(pid) = args.gateway_pid
             && super::probe::sample(pid).is_none()
         {
@@ -292,6 +302,7 @@ impl HttpPlan {
             sim_control,
             gateway_pid: args.gateway_pid,
             drain_wait: args.drain_wait,
+            warmup: args.warmup,
             response_timeout: args.response_timeout,
         })
     }

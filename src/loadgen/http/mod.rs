@@ -89,6 +89,8 @@ struct Ctx {
     count: Option<u64>,
     requests: Option<u64>,
     deadline_ns: u64,
+    /// Requests due (stamped) before this are left out of the latency figures.
+    warmup_until_ns: u64,
     /// Nanoseconds between requests in open loop.
     interval_ns: Option<f64>,
     response_timeout: Duration,
@@ -173,6 +175,7 @@ pub async fn run_http_plan(
         count: plan.count,
         requests: plan.requests(),
         deadline_ns: load_start_ns + plan.duration.as_nanos() as u64,
+        warmup_until_ns: load_start_ns + plan.warmup.as_nanos() as u64,
         interval_ns: (plan.rate > 0).then(|| 1e9 / plan.rate as f64),
         response_timeout: plan.response_timeout,
         next: AtomicU64::new(0),
@@ -387,6 +390,7 @@ pub async fn run_http_plan(
         requests_per_s: per_s(total.answered, elapsed_ns),
         accepted_per_s: per_s(total.accepted, elapsed_ns),
         latency: total.latency.summary(),
+        latency_after_s: plan.warmup.as_secs_f64(),
         carriers,
         callbacks,
         gateway,
@@ -820,7 +824,9 @@ async fn drive(
         let done = ctx.now_ns();
         let keep = match result {
             Some(Ok(Ok((status, answer)))) => {
-                st.latency.record(done.saturating_sub(stamp));
+                if stamp >= ctx.warmup_until_ns {
+                    st.latency.record(done.saturating_sub(stamp));
+                }
                 st.answered += 1;
                 st.last_answer_ns = done;
                 let (a, r) = st.answer(status, answer, n, ctx.batch);

@@ -59,6 +59,8 @@ pub struct HttpLoadReport {
     pub accepted_per_s: f64,
     /// Request to answer; in open loop from the scheduled send time.
     pub latency: LatencySummary,
+    /// Latency counts requests due from this many seconds into the load (`--warmup`).
+    pub latency_after_s: f64,
     pub carriers: Option<CarrierReport>,
     pub callbacks: Option<CallbackReport>,
     pub gateway: Option<GatewayReport>,
@@ -215,6 +217,13 @@ impl fmt::Display for HttpLoadReport {
             "  latency        {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "p50", "p90", "p99", "p99.9", "max", "mean"
         )?;
+        if self.latency_after_s > 0.0 {
+            writeln!(
+                f,
+                "  (latency of requests due after the first {}s)",
+                self.latency_after_s
+            )?;
+        }
         latency_row(f, "request→answer", &self.latency)?;
         if let Some(cb) = &self.callbacks
             && let Some(lag) = &cb.lag
