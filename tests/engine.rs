@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gannet::api::SystemClock;
+use gannet::api::{ManualClock, SystemClock};
 use gannet::carrier::{CarrierPool, CarrierSettings};
 use gannet::dlr::DlrTracker;
 use gannet::engine::{self, EngineHandle, EngineParts, EngineSettings, Notifier, SharedTable};
@@ -67,6 +67,8 @@ struct Setup<'a> {
     policy: &'a str,
     response_timeout: Duration,
     settings: EngineSettings,
+    /// The engine's clock; `None`: the system's.
+    clock: Option<Arc<ManualClock>>,
 }
 
 impl Default for Setup<'_> {
@@ -78,6 +80,7 @@ impl Default for Setup<'_> {
             policy: "exploration: 0",
             response_timeout: Duration::from_secs(5),
             settings: EngineSettings::default(),
+            clock: None,
         }
     }
 }
@@ -156,7 +159,10 @@ routes:
         table: SharedTable::new(table),
         tracker: Arc::new(DlrTracker::default()),
         notifier: Arc::new(Recorder { tx, voice_ok: true }),
-        clock: Arc::new(SystemClock::new()),
+        clock: match setup.clock {
+            Some(c) => c,
+            None => Arc::new(SystemClock::new()),
+        },
         settings: setup.settings,
         resume: true,
     });
@@ -535,15 +541,24 @@ async fn carrier_down_sends_queued_messages_elsewhere() {
 async fn traffic_moves_off_a_failing_route_and_back_when_it_recovers() {
     // mno fails every message to +447700900xxx and delivers every other; the first batch
     // goes to the failing range, the second to the good one.
+    // Health ages on the engine's clock, which the test moves 20 ms per message: how far the
+    // failures have faded does not depend on how fast this machine runs the test.
     let mut settings = EngineSettings::default();
     settings.health.half_life = Duration::from_millis(500);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let clock = Arc::new(ManualClock::new(now));
     let mut w = world(Setup {
         mno: "    outcomes:\n      - { prefix: \"447700900\", undeliverable: 1, delay: 10ms }\n      - { prefix: \"\", delivered: 1, delay: 10ms }\n",
         policy: "exploration: 0.3",
         settings,
+        clock: Some(clock.clone()),
         ..Setup::default()
     })
     .await;
+    let step = Duration::from_millis(20);
     let to = |prefix: &str, i: u32| {
         let mut m = message(i, MessageClass::Otp, Duration::from_secs(60));
         m.to = format!("+{prefix}{i:03}");
@@ -554,12 +569,14 @@ async fn traffic_moves_off_a_failing_route_and_back_when_it_recovers() {
     for i in 0..30 {
         w.send(bad(i)).await;
         w.finals(1, Duration::from_secs(10)).await;
+        clock.advance(step);
     }
     // mno's receipts all failed: its health is below the floor, so first attempts go to agg.
     let before = w.sim.stats("agg").unwrap().submits;
     for i in 0..10 {
         w.send(good(i)).await;
         w.finals(1, Duration::from_secs(10)).await;
+        clock.advance(step);
     }
     let firsts_on_agg = w.sim.stats("agg").unwrap().submits - before;
     assert!(
@@ -571,6 +588,7 @@ async fn traffic_moves_off_a_failing_route_and_back_when_it_recovers() {
     for i in 0..60 {
         w.send(good(100 + i)).await;
         let f = w.finals(1, Duration::from_secs(10)).await.remove(0);
+        clock.advance(step);
         last.push(f["carrier"].as_str().unwrap().to_string());
     }
     let tail = &last[last.len() - 10..];
