@@ -15,7 +15,6 @@
 //! `cargo test --benches` runs each scenario once, briefly.
 
 use std::path::Path;
-use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -26,72 +25,27 @@ use gannet_smpp::{Address, SubmitSm};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// The simulator on its own thread and runtime.
-struct SimThread {
-    handle: SimHandle,
-    /// `/proc/<pid>/task/<tid>` of the simulator's thread, for its CPU time.
-    task_dir: std::path::PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+#[path = "support/thread.rs"]
+mod thread;
+use thread::{ServiceThread, cpu_of};
 
-impl SimThread {
-    fn start(extra: &str) -> SimThread {
-        let yaml = format!(
-            "personas:\n  - name: smsc\n    listen: 127.0.0.1:0\n    accounts: [{{ system_id: bench, password: bench }}]\n    received_capacity: 2000000\n{extra}"
-        );
-        let (tx, rx) = std_mpsc::channel::<(SimHandle, std::path::PathBuf)>();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("sim runtime");
-            rt.block_on(async move {
-                let config =
-                    SimConfig::parse(Path::new("bench-sim.yaml"), &yaml).expect("sim yaml");
-                let handle = Sim::start(config).await.expect("sim");
-                // `/proc/thread-self` links to `<pid>/task/<tid>`, relative to /proc.
-                let task_dir = Path::new("/proc")
-                    .join(std::fs::read_link("/proc/thread-self").unwrap_or_default());
-                tx.send((handle.clone(), task_dir)).expect("handle");
-                let _ = stop_rx.await;
-                handle.shutdown().await;
-            });
-        });
-        let (handle, task_dir) = rx.recv().expect("sim started");
-        SimThread {
-            handle,
-            task_dir,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for SimThread {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// The simulator (one persona, `smsc`, plus `extra` YAML) on its own thread and runtime.
+fn sim_thread(extra: &str) -> ServiceThread<SimHandle> {
+    let yaml = format!(
+        "personas:\n  - name: smsc\n    listen: 127.0.0.1:0\n    accounts: [{{ system_id: bench, password: bench }}]\n    received_capacity: 2000000\n{extra}"
+    );
+    ServiceThread::start("the simulator", move |ready, stop| async move {
+        let config = SimConfig::parse(Path::new("bench-sim.yaml"), &yaml).expect("sim yaml");
+        let handle = Sim::start(config).await.expect("sim");
+        let _ = ready.send(handle.clone());
+        let _ = stop.await;
+        handle.shutdown().await;
+    })
 }
 
 /// CPU time of the calling thread.
 fn thread_cpu() -> Duration {
     cpu_of(Path::new("/proc/thread-self"))
-}
-
-/// CPU time of a thread, from its `/proc/.../task/<tid>` directory.
-fn cpu_of(task_dir: &Path) -> Duration {
-    let ns = std::fs::read_to_string(task_dir.join("schedstat"))
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .unwrap_or(0);
-    Duration::from_nanos(ns)
 }
 
 fn sm(i: u64) -> SubmitSm {
@@ -182,19 +136,19 @@ fn gateway_runtime() -> tokio::runtime::Runtime {
 }
 
 fn one_bind_window64(c: &mut Criterion, quick: bool) {
-    let sim = SimThread::start("");
+    let sim = sim_thread("");
     let rt = gateway_runtime();
-    let (pool, mut rx) = rt.block_on(pool(&sim.handle, 1, 64, None));
+    let (pool, mut rx) = rt.block_on(pool(&sim.value, 1, 64, None));
     let mut token = 0u64;
 
     // A plain measurement first, for the report.
     let n = if quick { 20_000 } else { 1_000_000 };
-    let before = sim.handle.stats("smsc").expect("stats").segments;
+    let before = sim.value.stats("smsc").expect("stats").segments;
     let sim_cpu0 = cpu_of(&sim.task_dir);
     let (wall, cpu, accepted) = rt.block_on(run(&pool, &mut rx, n, token));
     let sim_cpu = cpu_of(&sim.task_dir).saturating_sub(sim_cpu0);
     token += n;
-    let at_sim = sim.handle.stats("smsc").expect("stats").segments - before;
+    let at_sim = sim.value.stats("smsc").expect("stats").segments - before;
     eprintln!(
         "one_bind_window64: {n} submit_sm in {wall:.2?}: {:.0}/s acknowledged ({} accepted, {} at the simulator); gateway CPU {:.2} µs/message ({:.0}% of a core); simulator CPU {:.2} µs/message ({:.0}% of a core)",
         accepted as f64 / wall.as_secs_f64(),
@@ -225,9 +179,9 @@ fn one_bind_window64(c: &mut Criterion, quick: bool) {
 }
 
 fn latency_50ms(quick: bool) {
-    let sim = SimThread::start("    resp_latency: { min: 50ms, max: 50ms }\n");
+    let sim = sim_thread("    resp_latency: { min: 50ms, max: 50ms }\n");
     let rt = gateway_runtime();
-    let (pool, mut rx) = rt.block_on(pool(&sim.handle, 1, 64, None));
+    let (pool, mut rx) = rt.block_on(pool(&sim.value, 1, 64, None));
     let n = if quick { 1_280 } else { 12_800 };
     let (wall, _, accepted) = rt.block_on(run(&pool, &mut rx, n, 0));
     let rate = accepted as f64 / wall.as_secs_f64();
@@ -239,13 +193,13 @@ fn latency_50ms(quick: bool) {
 }
 
 fn tps_1000(quick: bool) {
-    let sim = SimThread::start("");
+    let sim = sim_thread("");
     let rt = gateway_runtime();
-    let (pool, mut rx) = rt.block_on(pool(&sim.handle, 3, 64, Some(1000)));
+    let (pool, mut rx) = rt.block_on(pool(&sim.value, 3, 64, Some(1000)));
     let n = if quick { 3_000 } else { 20_000 };
     let (wall, _, accepted) = rt.block_on(run(&pool, &mut rx, n, 0));
     let mut at: Vec<u64> = sim
-        .handle
+        .value
         .received("smsc")
         .expect("received")
         .iter()

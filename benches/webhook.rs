@@ -13,7 +13,7 @@
 //! `cargo bench --bench webhook`; `cargo test --benches` runs each briefly.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -35,76 +35,36 @@ fn body(n: u64) -> Bytes {
     ))
 }
 
-/// The receiver on its own thread: answers 200 with no body, counts requests.
-struct ReceiverThread {
+#[path = "support/thread.rs"]
+mod thread;
+use thread::{ServiceThread, cpu_of};
+
+/// The receiver: answers 200 with no body, counts requests.
+struct Receiver {
     addr: std::net::SocketAddr,
     requests: Arc<AtomicU64>,
-    task_dir: PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl ReceiverThread {
-    fn start() -> ReceiverThread {
+/// The receiver on its own thread and runtime.
+fn receiver_thread() -> ServiceThread<Receiver> {
+    ServiceThread::start("the receiver", |ready, stop| async move {
         let requests = Arc::new(AtomicU64::new(0));
-        let counted = Arc::clone(&requests);
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("receiver runtime");
-            rt.block_on(async move {
-                let app = Router::new()
-                    .fallback(|State(n): State<Arc<AtomicU64>>, _body: Bytes| async move {
-                        n.fetch_add(1, Ordering::Relaxed);
-                        StatusCode::OK
-                    })
-                    .with_state(counted);
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                let addr = listener.local_addr().expect("addr");
-                let task_dir = Path::new("/proc")
-                    .join(std::fs::read_link("/proc/thread-self").unwrap_or_default());
-                tx.send((addr, task_dir)).expect("started");
-                let server = axum::serve(listener, app);
-                tokio::select! {
-                    _ = server => {}
-                    _ = stop_rx => {}
-                }
-            });
-        });
-        let (addr, task_dir) = rx.recv().expect("receiver started");
-        ReceiverThread {
-            addr,
-            requests,
-            task_dir,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+        let app = Router::new()
+            .fallback(|State(n): State<Arc<AtomicU64>>, _body: Bytes| async move {
+                n.fetch_add(1, Ordering::Relaxed);
+                StatusCode::OK
+            })
+            .with_state(Arc::clone(&requests));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let _ = ready.send(Receiver { addr, requests });
+        tokio::select! {
+            _ = axum::serve(listener, app) => {}
+            _ = stop => {}
         }
-    }
-}
-
-impl Drop for ReceiverThread {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// CPU time of one thread, from its `/proc/.../task/<tid>` directory (schedstat, in ns).
-fn cpu_of(task_dir: &Path) -> Duration {
-    let ns = std::fs::read_to_string(task_dir.join("schedstat"))
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .unwrap_or(0);
-    Duration::from_nanos(ns)
+    })
 }
 
 /// CPU time of every thread of this process but `except`: the sender's side, whatever
@@ -163,23 +123,23 @@ async fn deliver(hooks: &Webhooks, url: &str, n: u64) -> Duration {
 fn report(quick: bool) {
     let n = if quick { 2_000 } else { 200_000 };
     for (name, batch) in MODES {
-        let receiver = ReceiverThread::start();
+        let receiver = receiver_thread();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("sender runtime");
-        let url = format!("http://{}/status", receiver.addr);
+        let url = format!("http://{}/status", receiver.value.addr);
         let hooks = rt
             .block_on(async { Webhooks::start(settings(batch), CancellationToken::new()) })
             .expect("start");
         // Warm the connection pool first.
         rt.block_on(deliver(&hooks, &url, n / 10));
-        let req0 = receiver.requests.load(Ordering::Relaxed);
+        let req0 = receiver.value.requests.load(Ordering::Relaxed);
         let (send0, recv0) = (cpu_except(&receiver.task_dir), cpu_of(&receiver.task_dir));
         let wall = rt.block_on(deliver(&hooks, &url, n));
         let send = cpu_except(&receiver.task_dir).saturating_sub(send0);
         let recv = cpu_of(&receiver.task_dir).saturating_sub(recv0);
-        let requests = receiver.requests.load(Ordering::Relaxed) - req0;
+        let requests = receiver.value.requests.load(Ordering::Relaxed) - req0;
         let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
         eprintln!(
             "webhook {name}: {n} events in {requests} requests, {wall:.2?}: {:.0} events/s; \
@@ -203,12 +163,12 @@ fn criterion_benches(c: &mut Criterion, quick: bool) {
         bench.iter(|| sign(black_box(SECRET), black_box(1_790_000_000), black_box(&b)))
     });
     for (name, batch) in MODES {
-        let receiver = ReceiverThread::start();
+        let receiver = receiver_thread();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("sender runtime");
-        let url = format!("http://{}/status", receiver.addr);
+        let url = format!("http://{}/status", receiver.value.addr);
         let hooks = rt
             .block_on(async { Webhooks::start(settings(batch), CancellationToken::new()) })
             .expect("start");

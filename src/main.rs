@@ -122,6 +122,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// A load report on stdout: as JSON, or as the human table.
+fn print_report<R: serde::Serialize + std::fmt::Display>(
+    report: &R,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}
+
 async fn run(command: Command, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     match command {
         Command::Check(args) => check(&args),
@@ -144,28 +157,19 @@ async fn run(command: Command, shutdown: CancellationToken) -> anyhow::Result<Ex
             gannet::sim::cli::run(args, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Loadgen { command } => match *command {
-            LoadgenCommand::Smpp(args) => {
-                let json = args.json;
-                let report = gannet::loadgen::run_smpp(args, shutdown).await?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&report)?);
-                } else {
-                    print!("{report}");
+        Command::Loadgen { command } => {
+            match *command {
+                LoadgenCommand::Smpp(args) => {
+                    let json = args.json;
+                    print_report(&gannet::loadgen::run_smpp(args, shutdown).await?, json)?;
                 }
-                Ok(ExitCode::SUCCESS)
-            }
-            LoadgenCommand::Http(args) => {
-                let json = args.json;
-                let report = gannet::loadgen::run_http(args, shutdown).await?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&report)?);
-                } else {
-                    print!("{report}");
+                LoadgenCommand::Http(args) => {
+                    let json = args.json;
+                    print_report(&gannet::loadgen::run_http(args, shutdown).await?, json)?;
                 }
-                Ok(ExitCode::SUCCESS)
             }
-        },
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Route(args) => {
             gannet::router::cli::run(args)?;
             Ok(ExitCode::SUCCESS)

@@ -261,6 +261,11 @@ fn id_of(v: &Value) -> MessageId {
     v["id"].as_str().unwrap().parse().unwrap()
 }
 
+/// How a final notification says the message ended: status and carrier.
+fn ended(f: &Value) -> (Option<&str>, Option<&str>) {
+    (f["status"].as_str(), f["carrier"].as_str())
+}
+
 #[tokio::test]
 async fn direct_route_first_and_every_attempt_recorded() {
     let mut w = world(Setup::default()).await;
@@ -306,10 +311,7 @@ async fn negative_receipt_fails_over_to_the_next_route() {
             .await;
     }
     for f in w.finals(10, Duration::from_secs(20)).await {
-        assert_eq!(
-            (f["status"].as_str(), f["carrier"].as_str()),
-            (Some("delivered"), Some("agg"))
-        );
+        assert_eq!(ended(&f), (Some("delivered"), Some("agg")));
         assert_eq!(f["attempt"], 2);
         let a = w.store.attempts(id_of(&f)).unwrap();
         assert_eq!(a.len(), 2);
@@ -352,10 +354,7 @@ async fn permanent_submit_error_fails_over() {
         .await;
     }
     for f in w.finals(5, Duration::from_secs(20)).await {
-        assert_eq!(
-            (f["status"].as_str(), f["carrier"].as_str()),
-            (Some("delivered"), Some("agg"))
-        );
+        assert_eq!(ended(&f), (Some("delivered"), Some("agg")));
         let a = w.store.attempts(id_of(&f)).unwrap();
         assert_eq!(a[0].outcome, AttemptOutcome::Refused);
         assert_eq!(a[0].resp_status, Some(CommandStatus::ESME_RINVDSTADR.0));
@@ -377,10 +376,7 @@ async fn missing_receipt_by_the_deadline_fails_over() {
             .await;
     }
     for f in w.finals(5, Duration::from_secs(20)).await {
-        assert_eq!(
-            (f["status"].as_str(), f["carrier"].as_str()),
-            (Some("delivered"), Some("agg"))
-        );
+        assert_eq!(ended(&f), (Some("delivered"), Some("agg")));
         let a = w.store.attempts(id_of(&f)).unwrap();
         assert_eq!(a[0].outcome, AttemptOutcome::TimedOut);
         assert!(
@@ -433,10 +429,7 @@ async fn unanswered_submit_is_ambiguous_otp_resent_marketing_not() {
         let a = w.store.attempts(id_of(&f)).unwrap();
         assert_eq!(a[0].outcome, AttemptOutcome::Ambiguous, "{f}");
         if f["client_ref"] == "ref-1" {
-            assert_eq!(
-                (f["status"].as_str(), f["carrier"].as_str()),
-                (Some("delivered"), Some("agg"))
-            );
+            assert_eq!(ended(&f), (Some("delivered"), Some("agg")));
         } else {
             assert_eq!(f["status"], "failed", "{a:?}");
             assert_eq!(a.len(), 1);
@@ -457,10 +450,7 @@ async fn receipt_before_response_is_matched() {
             .await;
     }
     for f in w.finals(10, Duration::from_secs(20)).await {
-        assert_eq!(
-            (f["status"].as_str(), f["carrier"].as_str()),
-            (Some("delivered"), Some("mno"))
-        );
+        assert_eq!(ended(&f), (Some("delivered"), Some("mno")));
     }
     assert_eq!(w.engine.tracker().stats().matched_early, 10);
     w.stop().await;
@@ -493,7 +483,7 @@ async fn every_receipt_id_style_is_matched() {
         }
         for f in w.finals(5, Duration::from_secs(20)).await {
             assert_eq!(
-                (f["status"].as_str(), f["carrier"].as_str()),
+                ended(&f),
                 (Some("delivered"), Some("mno")),
                 "style {style}: {f}"
             );
@@ -528,11 +518,7 @@ async fn carrier_down_sends_queued_messages_elsewhere() {
             .await;
     }
     for f in w.finals(20, Duration::from_secs(20)).await {
-        assert_eq!(
-            (f["status"].as_str(), f["carrier"].as_str()),
-            (Some("delivered"), Some("agg")),
-            "{f}"
-        );
+        assert_eq!(ended(&f), (Some("delivered"), Some("agg")), "{f}");
     }
     w.stop().await;
 }
@@ -637,10 +623,7 @@ async fn no_receipt_asked_ends_sent_at_the_carriers_acceptance() {
     m.receipt = false;
     let id = w.send(m).await;
     let f = w.finals(1, Duration::from_secs(10)).await.remove(0);
-    assert_eq!(
-        (f["status"].as_str(), f["carrier"].as_str()),
-        (Some("sent"), Some("mno"))
-    );
+    assert_eq!(ended(&f), (Some("sent"), Some("mno")));
     let a = w.store.attempts(id).unwrap();
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].outcome, AttemptOutcome::Submitted);
@@ -689,11 +672,7 @@ async fn unanswered_submits_of_a_carrier_that_goes_away_are_rerouted() {
     // Long before the 30 s response timeout: the link's death hands them back, and with
     // every bind down they go to agg (a possible duplicate each: mno may have them).
     for f in w.finals(5, Duration::from_secs(10)).await {
-        assert_eq!(
-            (f["status"].as_str(), f["carrier"].as_str()),
-            (Some("delivered"), Some("agg")),
-            "{f}"
-        );
+        assert_eq!(ended(&f), (Some("delivered"), Some("agg")), "{f}");
         let a = w.store.attempts(id_of(&f)).unwrap();
         assert_eq!(a[0].outcome, AttemptOutcome::Ambiguous);
     }

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::io::Write as _;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -79,8 +80,8 @@ impl Item {
             .and_then(|a| a.strip_suffix(b"}"))
             .unwrap_or_default();
         let mut out = Vec::with_capacity(answer.len() + 32);
-        out.extend_from_slice(b"{\"index\":");
-        out.extend_from_slice(index.to_string().as_bytes());
+        // Writing into a `Vec` cannot fail.
+        let _ = write!(out, "{{\"index\":{index}");
         if !inner.is_empty() {
             out.push(b',');
             out.extend_from_slice(inner);
@@ -263,8 +264,9 @@ pub(super) async fn post_batch(
     }
     let rejected = results.len() - accepted;
     let mut body = Vec::with_capacity(64 + results.len() * 400);
-    body.extend_from_slice(
-        format!("{{\"accepted\":{accepted},\"rejected\":{rejected},\"results\":[").as_bytes(),
+    let _ = write!(
+        body,
+        "{{\"accepted\":{accepted},\"rejected\":{rejected},\"results\":["
     );
     for (i, r) in results.iter().enumerate() {
         if i > 0 {
@@ -278,13 +280,10 @@ pub(super) async fn post_batch(
 
 fn replayed(answer: Vec<u8>) -> Response {
     metrics::counter!("gannet_api_idempotent_replays_total").increment(1);
-    let mut response = (StatusCode::ACCEPTED, answer).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    let mut response = json_response(answer);
+    response
+        .headers_mut()
+        .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     response
 }
 
@@ -478,6 +477,8 @@ fn prepare(
         valid_until: rfc3339(valid_until_ms),
         client_ref: raw.client_ref.as_deref(),
     })
+    // Strings, numbers and enums only: this cannot fail, but a failure is an error answer,
+    // never an empty body.
     .map_err(|e| FieldError::new(at("text"), "invalid_value", e.to_string()))?;
     // Only a message with an idempotency key is ever compared with another.
     let replay = raw.idempotency_key.as_ref().map(|_| Replay {

@@ -14,10 +14,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::ApiState;
 use super::error::ApiError;
+use crate::carrier::SUBMIT_DELAY_SECONDS;
 
 pub const REQUEST_SECONDS: &str = "gannet_api_request_duration_seconds";
-
-pub const SUBMIT_DELAY_SECONDS: &str = "gannet_submit_delay_seconds";
 
 /// Buckets for request latency: an accept is dominated by the group commit's fsync, from
 /// well under a millisecond on a fast SSD to tens of milliseconds on a cloud volume. Also

@@ -109,10 +109,7 @@ impl Metrics {
                 "gannet_carrier_resp_latency_seconds",
                 "carrier" => c.clone()
             ),
-            submit_delay: metrics::histogram!(
-                "gannet_submit_delay_seconds",
-                "carrier" => c.clone()
-            ),
+            submit_delay: metrics::histogram!(super::SUBMIT_DELAY_SECONDS, "carrier" => c.clone()),
             window: metrics::gauge!(
                 "gannet_carrier_window_in_use",
                 "carrier" => c.clone(),

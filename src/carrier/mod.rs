@@ -26,6 +26,10 @@ pub mod status;
 pub mod tls;
 
 pub use config::{CarrierConfig, CarrierSettings, validate_carriers};
+
+/// Histogram, by carrier: a request reaching the API to its message's first submit_sm written
+/// to the carrier ([`SubmitJob::received`]).
+pub const SUBMIT_DELAY_SECONDS: &str = "gannet_submit_delay_seconds";
 pub use health::{CarrierCounters, CarrierHealth};
 pub use pool::{
     BindState, CarrierPool, DownReason, PoolEvent, SegmentOutcome, StartError, SubmitJob,

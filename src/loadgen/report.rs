@@ -101,6 +101,18 @@ pub struct ClientUsage {
     pub peak_rss_kib: u64,
 }
 
+impl fmt::Display for ClientUsage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:.2}s CPU, {:.2}µs CPU/message, peak RSS {} MiB",
+            self.cpu_s,
+            self.cpu_us_per_msg,
+            self.peak_rss_kib / 1024
+        )
+    }
+}
+
 /// Process CPU time (user + system) in seconds, from /proc/self/stat; `None` off Linux.
 pub fn process_cpu_s() -> Option<f64> {
     cpu_s_of("self")
@@ -248,13 +260,7 @@ impl fmt::Display for LoadReport {
                 writeln!(f, "  mobile-originated {:>9}", r.mo)?;
             }
         }
-        writeln!(
-            f,
-            "  client         {:.2}s CPU, {:.2}µs CPU/message, peak RSS {} MiB",
-            self.client.cpu_s,
-            self.client.cpu_us_per_msg,
-            self.client.peak_rss_kib / 1024
-        )?;
+        writeln!(f, "  client         {}", self.client)?;
         if !self.timeline.is_empty() {
             writeln!(
                 f,

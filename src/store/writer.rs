@@ -599,9 +599,9 @@ impl<'a> View<'a> {
         }
     }
 
-    /// Writes what changed in one engine batch (nothing when `empty`), then hands every
-    /// record the group held back to [`Recent`], messages that ended excepted: their
-    /// records see no more state changes.
+    /// Writes what changed in one engine batch (no batch at all when `empty`: nothing
+    /// changed), then hands every record the group held back to [`Recent`], messages that
+    /// ended excepted: their records see no more state changes.
     fn commit(self, db: &Database, mode: PersistMode, empty: bool) -> Result<(), StoreError> {
         let View {
             ks,
@@ -611,19 +611,6 @@ impl<'a> View<'a> {
             idempotency,
             pending,
         } = self;
-        if empty {
-            for (id, slot) in messages {
-                if let Some(Rec::Encoded(bytes)) = slot.value {
-                    recent.put_message(id, bytes);
-                }
-            }
-            for (key, slot) in attempts {
-                if let Some(a) = slot.value {
-                    recent.put_attempt(key, a);
-                }
-            }
-            return Ok(());
-        }
         let mut batch = db.batch().durability(Some(mode));
         let mut keep: Vec<(MessageId, Vec<u8>)> = Vec::with_capacity(messages.len());
         for (id, slot) in messages {
@@ -660,7 +647,7 @@ impl<'a> View<'a> {
                 batch.remove(&ks.pending, id.as_bytes());
             }
         }
-        if let Err(e) = batch.commit() {
+        if !empty && let Err(e) = batch.commit() {
             recent.clear();
             return Err(e.into());
         }

@@ -282,13 +282,7 @@ impl fmt::Display for HttpLoadReport {
                 g.rss_kib / 1024
             )?;
         }
-        writeln!(
-            f,
-            "  client         {:.2}s CPU, {:.2}µs CPU/message, peak RSS {} MiB",
-            self.client.cpu_s,
-            self.client.cpu_us_per_msg,
-            self.client.peak_rss_kib / 1024
-        )?;
+        writeln!(f, "  client         {}", self.client)?;
         if !self.timeline.is_empty() {
             writeln!(
                 f,
